@@ -1,0 +1,38 @@
+"""The HTTP application: one function wires settings, database and every domain's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tsunagu import __version__
+from tsunagu.container import Container, build_container
+from tsunagu.settings import Settings
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app = FastAPI(
+        title="Tsunagu 学習eポータル",
+        version=__version__,
+        description=(
+            "Tsunagu (つなぐ) is an open-source 学習eポータル. This document describes its "
+            "machine interfaces: the OneRoster 1.2 rostering service and the OAuth 2.0 token "
+            "endpoint."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.container = container
+
+    from tsunagu.health.routes import router as health_router
+
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,42 @@
+"""The ``tsunagu`` command: one Typer root, each domain adds its command group."""
+
+from __future__ import annotations
+
+import typer
+
+from tsunagu.db.cli import app as db_app
+from tsunagu.tenancy.cli import app as tenant_app
+
+app = typer.Typer(
+    name="tsunagu",
+    help="Tsunagu (つなぐ) 学習eポータル: serve the portal and administer it.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes (PostgreSQL deployments)."),
+    reload: bool = typer.Option(False, help="Reload on code changes (development)."),
+) -> None:
+    """Serve the portal over HTTP."""
+    import uvicorn
+
+    uvicorn.run(
+        "tsunagu.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+def main() -> None:
+    app()

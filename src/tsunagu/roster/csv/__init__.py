@@ -1,0 +1,1 @@
+"""OneRoster 1.2 CSV binding with the Japan Profile: layouts, reading, rules and writing."""

@@ -1,0 +1,70 @@
+"""All of Tsunagu's settings, in one place.
+
+Every setting can be given as an environment variable with the prefix ``TSUNAGU_``
+(``TSUNAGU_DATABASE_URL``, ``TSUNAGU_BASE_URL`` …) or in a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TSUNAGU_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the embedded database, the generated secret key and other state.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty means an embedded SQLite file under var_dir.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of this portal: the LTI issuer and the xAPI account homePage.",
+    )
+    secret_key: str = Field(
+        default="",
+        description=(
+            "Key for keyed hashes of machine credentials and for signed values. Empty means a key "
+            "generated once and kept in var_dir/secret_key (fine for one machine, not for a cluster)."
+        ),
+    )
+    oauth_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    roster_max_problems_per_rule: int = Field(
+        default=1000,
+        ge=1,
+        description="How many problems of one rule an import report lists before it only counts.",
+    )
+    roster_mass_deactivation_ratio: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A bulk import that would deactivate more than this share of a tenant's active users "
+            "is refused unless the operator allows it: a half-exported file must not empty a city."
+        ),
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'tsunagu.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        key_file = self.var_dir / "secret_key"
+        if not key_file.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip().encode()
