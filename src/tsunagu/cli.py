@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tsunagu.db.cli import app as db_app
+from tsunagu.roster.cli import app as roster_app
 from tsunagu.tenancy.cli import app as tenant_app
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(roster_app, name="roster")
 
 
 @app.command("serve")
@@ -39,4 +41,16 @@ def serve(
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from tsunagu.cli_support import console
+
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as exc:
+        # The usual cause on a fresh database: the schema was never created.
+        message = str(exc.orig) if exc.orig is not None else str(exc)
+        console.print(f"[bold red]database error:[/] {message}", highlight=False)
+        if "no such table" in message or "does not exist" in message:
+            console.print("Run 'tsunagu db upgrade' to create or update the schema.")
+        raise SystemExit(2) from None

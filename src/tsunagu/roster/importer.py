@@ -1,0 +1,600 @@
+"""Importing a OneRoster package into a tenant's roster: validate, diff, apply — all or nothing.
+
+The flow (one database transaction; a rejected import or a dry run rolls it back):
+
+1. Read the manifest; check every file's encoding, form and header.
+2. Stream each file in dependency order (orgs → … → enrollments), check every row's values
+   (:mod:`tsunagu.roster.csv.rules`) and load it into a temporary staging table.
+3. After each file, check in SQL what needs more than one row: duplicate ids, references into
+   the *post-import* roster (bulk files replace, delta files amend, absent files keep what is
+   stored), unique ``userMasterIdentifier``, secondary roles needing a primary.
+4. Diff staging against the stored roster (added / changed / deactivated / unchanged), refuse
+   a bulk import that would deactivate most of the tenant's users, then apply: upsert only rows
+   whose content hash changed, deactivate (never delete) rows that left the roster, and
+   deactivate the enrollments and roles of people and classes that left.
+
+Policy (lti-oneroster-notes.md §3.1 asks for one): people who disappear from a bulk file are
+deactivated, never hard-deleted — their study logs stay theirs and a later import can bring
+them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, bindparam, text
+
+from tsunagu.container import Container
+from tsunagu.roster.csv.layouts import FILE_ORDER, LAYOUTS, Profile
+from tsunagu.roster.csv.problems import Problem, ProblemLog
+from tsunagu.roster.csv.reader import CsvStream, Package, PackageError, check_header, read_manifest
+from tsunagu.roster.csv.rules import RowValidator, parse_iso_datetime, split_list
+from tsunagu.roster.models import RosterImport
+from tsunagu.roster.staging import LIST_REFS_TABLE, Stager, StagingTable, staging_table_for
+from tsunagu.tenancy.service import get_tenant
+
+#: (file name, rows done so far)
+ProgressCallback = Callable[[str, int], None]
+_PROGRESS_EVERY = 10_000
+
+
+@dataclass
+class ChangeCounts:
+    added: int = 0
+    changed: int = 0
+    deactivated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"added": self.added, "changed": self.changed, "deactivated": self.deactivated,
+                "unchanged": self.unchanged}  # fmt: skip
+
+
+@dataclass
+class ImportResult:
+    accepted: bool
+    dry_run: bool
+    source: str
+    profile: Profile | None
+    problems: list[Problem]
+    error_count: int
+    warning_count: int
+    #: (rule, file) -> problems counted but not listed (beyond the per-rule cap).
+    suppressed: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    #: OneRoster file name -> what changed (or would change, in a dry run).
+    summary: dict[str, ChangeCounts] = field(default_factory=dict)
+    import_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def applied(self) -> bool:
+        return self.accepted and not self.dry_run
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column of ``file`` that must resolve to a record of ``target`` after the import."""
+
+    file: str
+    column: str
+    target: str
+    #: (column of the target's staging/live table, required value), e.g. ("type", "school").
+    kind: tuple[str, str] | None = None
+    many: bool = False
+
+
+# eportal-standard.md §4.8 (K社 ib1044–ib1060, ib1094, ib1099; meibo *Set classes).
+REFERENCES = (
+    Reference("orgs", "parentSourcedId", "orgs", ("type", "district")),
+    Reference("academicSessions", "parentSourcedId", "academicSessions"),
+    Reference("courses", "schoolYearSourcedId", "academicSessions", ("type", "schoolYear")),
+    Reference("courses", "orgSourcedId", "orgs"),
+    Reference("classes", "courseSourcedId", "courses"),
+    Reference("classes", "schoolSourcedId", "orgs", ("type", "school")),
+    Reference("classes", "termSourcedIds", "academicSessions", many=True),
+    Reference("users", "primaryOrgSourcedId", "orgs"),
+    Reference("users", "metadata.jp.homeClass", "classes"),
+    Reference("users", "agentSourcedIds", "users", many=True),
+    Reference("userProfiles", "userSourcedId", "users"),
+    Reference("roles", "userSourcedId", "users"),
+    Reference("roles", "orgSourcedId", "orgs"),
+    Reference("roles", "userProfileSourcedId", "userProfiles"),
+    Reference("demographics", "sourcedId", "users"),
+    Reference("enrollments", "classSourcedId", "classes"),
+    Reference("enrollments", "schoolSourcedId", "orgs", ("type", "school")),
+    Reference("enrollments", "userSourcedId", "users"),
+)
+_TARGET_LABEL = {"orgs": "orgs.csv", "academicSessions": "academicSessions.csv",
+                 "courses": "courses.csv", "classes": "classes.csv", "users": "users.csv",
+                 "userProfiles": "userProfiles.csv"}  # fmt: skip
+_KIND_LABEL = {("type", "district"): "教育委員会 (district)", ("type", "school"): "学校 (school)",
+               ("type", "schoolYear"): "学年度 (schoolYear)"}  # fmt: skip
+
+
+def import_roster(
+    container: Container,
+    tenant_code: str,
+    source: Path,
+    *,
+    dry_run: bool = False,
+    allow_mass_deactivation: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Import a package (ZIP or folder) into a tenant. Changes nothing unless accepted."""
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    database = container.database
+    with database.session() as session:
+        tenant = get_tenant(session, tenant_code)
+    log = ProblemLog(cap=container.settings.roster_max_problems_per_rule)
+    run = _ImportRun(
+        tenant_id=tenant.id,
+        tenant_code=tenant.code,
+        log=log,
+        now=started,
+        allow_mass_deactivation=allow_mass_deactivation,
+        mass_ratio=container.settings.roster_mass_deactivation_ratio,
+        progress=progress,
+    )
+    profile: Profile | None = None
+    try:
+        package = Package(source)
+    except PackageError as exc:
+        log.report("package.unreadable", detail=str(exc))
+    else:
+        with package, database.engine.connect() as connection:
+            transaction = connection.begin()
+            stager = Stager(connection)
+            try:
+                profile = run.execute(package, connection, stager)
+                if log.has_errors or dry_run:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
+            finally:
+                stager.drop_all()
+                if connection.in_transaction():
+                    connection.commit()
+
+    result = ImportResult(
+        accepted=not log.has_errors,
+        dry_run=dry_run,
+        source=source.name,
+        profile=profile,
+        problems=log.problems,
+        error_count=log.error_count,
+        warning_count=log.warning_count,
+        suppressed=dict(log.suppressed),
+        summary=run.summary,
+        seconds=time.perf_counter() - clock,
+    )
+    result.import_id = _record(container, tenant.id, result, started)
+    return result
+
+
+def _record(container: Container, tenant_id: int, result: ImportResult, started: datetime) -> int:
+    outcome = "rejected" if not result.accepted else ("dry-run" if result.dry_run else "applied")
+    with container.database.transaction() as session:
+        record = RosterImport(
+            tenant_id=tenant_id,
+            source_name=result.source,
+            profile=result.profile.value if result.profile else None,
+            dry_run=result.dry_run,
+            outcome=outcome,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            error_count=result.error_count,
+            warning_count=result.warning_count,
+            summary={name: counts.as_dict() for name, counts in result.summary.items()},
+        )
+        session.add(record)
+        session.flush()
+        return record.id
+
+
+def _row_hash(values: Sequence[str | None]) -> str:
+    joined = "\x1f".join(v or "" for v in values)
+    return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class _ImportRun:
+    tenant_id: int
+    tenant_code: str
+    log: ProblemLog
+    now: datetime
+    allow_mass_deactivation: bool
+    mass_ratio: float
+    progress: ProgressCallback | None
+    summary: dict[str, ChangeCounts] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, StagingTable] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- orchestration
+
+    def execute(self, package: Package, connection: Connection, stager: Stager) -> Profile | None:
+        manifest = read_manifest(package, self.log)
+        if manifest is None:
+            return None
+        profile = manifest.profile
+        self.connection = connection
+        self.stager = stager
+        self.is_postgresql = stager.is_postgresql
+        if self.is_postgresql:
+            # One import per tenant at a time; a second waits instead of interleaving.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7351, :t)"), {"t": self.tenant_id})
+        stager.create_list_refs()
+        for file_name in FILE_ORDER:
+            mode = manifest.mode(file_name)
+            self.modes[file_name] = mode
+            table = staging_table_for(file_name)
+            self.tables[file_name] = table
+            if mode == "absent" or not package.has(LAYOUTS[file_name].filename):
+                self.modes[file_name] = "absent"
+                continue
+            stager.create(table)
+            self._stage_file(package, file_name, mode, profile, table)
+            self._check_file(file_name)
+        if self.log.has_errors:
+            return profile
+        self._check_users_and_roles()
+        if self.log.has_errors:
+            return profile
+        self._diff()
+        if self.log.has_errors:
+            return profile
+        self._apply()
+        return profile
+
+    # ----------------------------------------------------------------- streaming
+
+    def _stage_file(
+        self, package: Package, file_name: str, mode: str, profile: Profile | None,
+        table: StagingTable,
+    ) -> None:  # fmt: skip
+        layout = LAYOUTS[file_name]
+        stream = CsvStream(package, layout.filename, self.log)
+        try:
+            if not stream.readable or stream.header is None:
+                return
+            header = stream.header
+            if not check_header(file_name, header, profile, self.log):
+                return
+            if not layout.stored:
+                self.log.report("demographics.not_stored", file=layout.filename)
+            validator = RowValidator(file_name, header, mode, self.tenant_code, self.log)
+            list_refs: list[tuple[str, int, str, str]] = []
+            rows = self._staging_rows(stream, validator, table, file_name, mode, list_refs)
+            self.stager.load(table.name, table.columns, rows)
+            if list_refs:
+                self.stager.load(LIST_REFS_TABLE, ("file", "row_no", "col", "value"), list_refs)
+        finally:
+            stream.close()
+        self.stager.index(table.name, "sourced_id")
+
+    def _staging_rows(
+        self, stream: CsvStream, validator: RowValidator, table: StagingTable, file_name: str,
+        mode: str, list_refs_out: list[tuple[str, int, str, str]],
+    ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        layout = LAYOUTS[file_name]
+        header = stream.header or []
+        index = validator.index
+        # Position of each staged attribute in this header (first matching column wins: a file
+        # may spell shussekiNo both ways; the profile's spelling comes first in the header).
+        positions: list[int | None] = []
+        for attr in table.attributes:
+            pos = next((i for i, c in enumerate(header) if layout.attributes.get(c) == attr), None)
+            positions.append(pos)
+        known = layout.known_columns()
+        extras = [(i, c) for i, c in enumerate(header) if c.startswith("metadata.") and c not in known]
+        sourced_pos = index["sourcedId"]
+        status_pos = index.get("status")
+        dlm_pos = index.get("dateLastModified")
+        list_refs = [(index[r.column], r.column) for r in REFERENCES
+                     if r.file == file_name and r.many and r.column in index]  # fmt: skip
+        delta = mode == "delta"
+        rows_done = 0
+        for row_no, values in stream.rows():
+            validator.validate(row_no, values)
+            rows_done += 1
+            if self.progress is not None and rows_done % _PROGRESS_EVERY == 0:
+                self.progress(file_name, rows_done)
+            attrs = [values[p] or None if p is not None else None for p in positions]
+            extra = {c: values[i] for i, c in extras if values[i]}
+            extra_json = json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None
+            status = "active"
+            dlm = None
+            if delta:
+                status = values[status_pos] if status_pos is not None else ""
+                parsed = parse_iso_datetime(values[dlm_pos]) if dlm_pos is not None else None
+                dlm = self._timestamp_text(parsed) if parsed else None
+            for pos, column in list_refs:
+                if values[pos] and status == "active":
+                    list_refs_out.extend(
+                        (file_name, row_no, column, item) for item in split_list(values[pos])
+                    )
+            yield (row_no, values[sourced_pos], status, dlm,
+                   _row_hash([*attrs, extra_json]), extra_json, *attrs)  # fmt: skip
+        if self.progress is not None:
+            self.progress(file_name, rows_done)
+
+    def _timestamp_text(self, moment: datetime) -> str:
+        utc = moment.astimezone(UTC)
+        if self.is_postgresql:
+            return utc.isoformat()
+        # SQLAlchemy's storage format for DateTime on SQLite, so strings compare in time order.
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    # ----------------------------------------------------------------- SQL helpers
+
+    def _rows(self, sql: str, **params: Any) -> Iterator[Any]:
+        result = self.connection.execute(text(sql), {"tenant": self.tenant_id, **params})
+        yield from result
+
+    def _scalar(self, sql: str, **params: Any) -> int:
+        value = self.connection.execute(text(sql), {"tenant": self.tenant_id, **params}).scalar()
+        return int(value or 0)
+
+    def _live(self, file_name: str) -> str:
+        live = self.tables[file_name].live_table
+        assert live is not None
+        return live
+
+    def _exists_in_post_state(self, target: str, key: str, value_sql: str,
+                              kind: tuple[str, str] | None) -> str:  # fmt: skip
+        """SQL that is true when a record of ``target`` with ``key`` = value exists after import.
+
+        bulk: the file is the whole truth; delta: staged active rows plus stored active rows the
+        file does not mention; absent: the stored active rows.
+        """
+        mode = self.modes.get(target, "absent")
+        table = self.tables[target]
+        kind_sql = f" AND t.{kind[0]} = '{kind[1]}'" if kind else ""
+        kind_live = f" AND l.{kind[0]} = '{kind[1]}'" if kind else ""
+        staged = (f"EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = {value_sql} "
+                  f"AND t.status = 'active'{kind_sql})")  # fmt: skip
+        if mode == "bulk":
+            return staged
+        if table.live_table is None:  # not stored (demographics): only what is staged counts
+            return staged if mode == "delta" else "FALSE"
+        stored = (f"EXISTS (SELECT 1 FROM {table.live_table} l WHERE l.tenant_id = :tenant "
+                  f"AND l.{key} = {value_sql} AND l.status = 'active'{kind_live}")  # fmt: skip
+        if mode == "absent":
+            return stored + ")"
+        return (f"({staged} OR {stored} AND NOT EXISTS (SELECT 1 FROM {table.name} o "
+                f"WHERE o.sourced_id = l.sourced_id)))")  # fmt: skip
+
+    # ----------------------------------------------------------------- checks in SQL
+
+    def _check_file(self, file_name: str) -> None:
+        table = self.tables[file_name]
+        filename = LAYOUTS[file_name].filename
+        for row_no, value, first in self._rows(
+            f"SELECT s.row_no, s.sourced_id, d.first_row FROM {table.name} s JOIN "
+            f"(SELECT sourced_id, MIN(row_no) AS first_row FROM {table.name} "
+            f"GROUP BY sourced_id HAVING COUNT(*) > 1) d ON d.sourced_id = s.sourced_id "
+            f"WHERE s.row_no <> d.first_row ORDER BY s.row_no"
+        ):
+            self.log.report("id.duplicate", file=filename, row=row_no, column="sourcedId",
+                            value=value, detail=str(first))  # fmt: skip
+        for ref in REFERENCES:
+            if ref.file == file_name:
+                self._check_reference(ref)
+
+    def _check_reference(self, ref: Reference) -> None:
+        table = self.tables[ref.file]
+        filename = LAYOUTS[ref.file].filename
+        if ref.many:
+            source = (f"SELECT r.row_no, r.value FROM {LIST_REFS_TABLE} r "
+                      f"WHERE r.file = '{ref.file}' AND r.col = '{ref.column}'")  # fmt: skip
+            value_sql = "r.value"
+            alias = "r"
+        else:
+            column = LAYOUTS[ref.file].attributes.get(ref.column, "sourced_id")
+            if ref.file == "demographics":
+                column = "sourced_id"
+            source = (f"SELECT s.row_no, s.{column} FROM {table.name} s "
+                      f"WHERE s.status = 'active' AND s.{column} IS NOT NULL")  # fmt: skip
+            value_sql = f"s.{column}"
+            alias = "s"
+        del alias
+        exists = self._exists_in_post_state(ref.target, "sourced_id", value_sql, None)
+        target_label = _TARGET_LABEL[ref.target]
+        for row_no, value in self._rows(f"{source} AND NOT {exists} ORDER BY 1"):
+            self.log.report("ref.missing", file=filename, row=row_no, column=ref.column,
+                            value=value, detail=target_label)  # fmt: skip
+        if ref.kind is None:
+            return
+        typed = self._exists_in_post_state(ref.target, "sourced_id", value_sql, ref.kind)
+        for row_no, value in self._rows(f"{source} AND {exists} AND NOT {typed} ORDER BY 1"):
+            self.log.report("ref.wrong_type", file=filename, row=row_no, column=ref.column,
+                            value=value, detail=_KIND_LABEL[ref.kind])  # fmt: skip
+
+    def _check_users_and_roles(self) -> None:
+        if self.modes["users"] != "absent":
+            users = self.tables["users"].name
+            for row_no, value, first in self._rows(
+                f"SELECT s.row_no, s.user_master_identifier, d.first_row FROM {users} s JOIN "
+                f"(SELECT user_master_identifier AS umi, MIN(row_no) AS first_row FROM {users} "
+                f"WHERE status = 'active' AND user_master_identifier IS NOT NULL "
+                f"GROUP BY user_master_identifier HAVING COUNT(*) > 1) d "
+                f"ON d.umi = s.user_master_identifier WHERE s.row_no <> d.first_row "
+                f"AND s.status = 'active' ORDER BY s.row_no"
+            ):
+                self.log.report("user.master_identifier_duplicate", file="users.csv", row=row_no,
+                                column="userMasterIdentifier", value=value,
+                                detail=f"users.csv row {first}")  # fmt: skip
+            # A UUID belongs to one person for good: it may not pass to another sourcedId, even
+            # when the first holder was deactivated.
+            for row_no, value, holder in self._rows(
+                f"SELECT s.row_no, s.user_master_identifier, l.sourced_id FROM {users} s "
+                f"JOIN roster_users l ON l.tenant_id = :tenant "
+                f"AND l.user_master_identifier = s.user_master_identifier "
+                f"AND l.sourced_id <> s.sourced_id WHERE s.status = 'active' "
+                f"AND NOT EXISTS (SELECT 1 FROM {users} o WHERE o.sourced_id = l.sourced_id "
+                f"AND o.status = 'active') ORDER BY s.row_no"
+            ):
+                self.log.report("user.master_identifier_duplicate", file="users.csv", row=row_no,
+                                column="userMasterIdentifier", value=value,
+                                detail=f"sourcedId {holder}")  # fmt: skip
+        if self.modes["roles"] != "absent":
+            roles = self.tables["roles"].name
+            has_primary = self._exists_in_post_state("roles", "user_sourced_id", "s.user_sourced_id",
+                                                     ("role_type", "primary"))  # fmt: skip
+            for (row_no,) in self._rows(
+                f"SELECT s.row_no FROM {roles} s WHERE s.status = 'active' "
+                f"AND s.role_type = 'secondary' AND NOT {has_primary} ORDER BY s.row_no"
+            ):
+                self.log.report("role.secondary_without_primary", file="roles.csv", row=row_no,
+                                column="roleType", value="secondary")  # fmt: skip
+
+    # ----------------------------------------------------------------- diff and apply
+
+    def _diff(self) -> None:
+        for file_name in FILE_ORDER:
+            mode = self.modes[file_name]
+            table = self.tables[file_name]
+            if mode == "absent" or table.live_table is None:
+                continue
+            live = table.live_table
+            stg = table.name
+            filename = LAYOUTS[file_name].filename
+            counts = ChangeCounts()
+            if mode == "delta":
+                stale_condition = (
+                    f"EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+                    f"AND l.sourced_id = {stg}.sourced_id AND l.date_last_modified > "
+                    f"{self._cast_ts(stg + '.dlm')})"
+                )
+                for row_no, dlm in self._rows(
+                    f"SELECT row_no, dlm FROM {stg} WHERE {stale_condition} ORDER BY row_no"
+                ):
+                    self.log.report("delta.stale_row", file=filename, row=row_no,
+                                    column="dateLastModified", value=dlm)  # fmt: skip
+                self.connection.execute(text(f"DELETE FROM {stg} WHERE {stale_condition}"),
+                                        {"tenant": self.tenant_id})  # fmt: skip
+                for row_no, value in self._rows(
+                    f"SELECT s.row_no, s.sourced_id FROM {stg} s WHERE s.status = 'tobedeleted' "
+                    f"AND NOT EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+                    f"AND l.sourced_id = s.sourced_id) ORDER BY s.row_no"
+                ):
+                    self.log.report("delta.unknown_record", file=filename, row=row_no,
+                                    column="sourcedId", value=value)  # fmt: skip
+            counts.added = self._scalar(
+                f"SELECT COUNT(*) FROM {stg} s WHERE s.status = 'active' AND NOT EXISTS "
+                f"(SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+                f"AND l.sourced_id = s.sourced_id)"
+            )
+            counts.changed = self._scalar(
+                f"SELECT COUNT(*) FROM {stg} s JOIN {live} l ON l.tenant_id = :tenant "
+                f"AND l.sourced_id = s.sourced_id WHERE s.status = 'active' "
+                f"AND (l.row_hash <> s.row_hash OR l.status <> 'active')"
+            )
+            counts.unchanged = self._scalar(
+                f"SELECT COUNT(*) FROM {stg} s JOIN {live} l ON l.tenant_id = :tenant "
+                f"AND l.sourced_id = s.sourced_id WHERE s.status = 'active' "
+                f"AND l.row_hash = s.row_hash AND l.status = 'active'"
+            )
+            gone = f"gone_{stg}"
+            self.stager.create_temp(gone, ("sourced_id",))
+            if mode == "bulk":
+                leaving = (f"SELECT l.sourced_id FROM {live} l WHERE l.tenant_id = :tenant "
+                           f"AND l.status = 'active' AND NOT EXISTS (SELECT 1 FROM {stg} s "
+                           f"WHERE s.sourced_id = l.sourced_id)")  # fmt: skip
+            else:
+                leaving = (f"SELECT l.sourced_id FROM {live} l JOIN {stg} s "
+                           f"ON s.sourced_id = l.sourced_id AND s.status = 'tobedeleted' "
+                           f"WHERE l.tenant_id = :tenant AND l.status = 'active'")  # fmt: skip
+            self.connection.execute(text(f"INSERT INTO {gone} (sourced_id) {leaving}"),
+                                    {"tenant": self.tenant_id})  # fmt: skip
+            counts.deactivated = self._scalar(f"SELECT COUNT(*) FROM {gone}")
+            self.summary[file_name] = counts
+
+        users = self.summary.get("users")
+        if users is not None and users.deactivated and not self.allow_mass_deactivation:
+            active = self._scalar(
+                "SELECT COUNT(*) FROM roster_users WHERE tenant_id = :tenant AND status = 'active'"
+            )
+            # Small rosters (a village, a test) legitimately turn over completely.
+            if active >= 50 and users.deactivated > active * self.mass_ratio:
+                self.log.report("import.mass_deactivation", file="users.csv", value=str(active),
+                                detail=str(users.deactivated))  # fmt: skip
+
+    def _cast_ts(self, sql: str) -> str:
+        return f"CAST({sql} AS TIMESTAMPTZ)" if self.is_postgresql else sql
+
+    def _apply(self) -> None:
+        now_param = bindparam("now", value=self.now, type_=DateTime(timezone=True))
+        for file_name in FILE_ORDER:
+            mode = self.modes[file_name]
+            table = self.tables[file_name]
+            if mode == "absent" or table.live_table is None:
+                continue
+            live = table.live_table
+            stg = table.name
+            attrs = table.attributes
+            extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
+            columns = ", ".join(("tenant_id", "sourced_id", "status", "date_last_modified",
+                                 "row_hash", "extra_metadata", *attrs))  # fmt: skip
+            select = ", ".join((":tenant", "s.sourced_id", "'active'",
+                                f"COALESCE({self._cast_ts('s.dlm')}, :now)", "s.row_hash", extra,
+                                *(f"s.{a}" for a in attrs)))  # fmt: skip
+            updates = ", ".join(f"{c} = excluded.{c}" for c in (
+                "status", "date_last_modified", "row_hash", "extra_metadata", *attrs))  # fmt: skip
+            self.connection.execute(
+                text(
+                    f"INSERT INTO {live} ({columns}) SELECT {select} FROM {stg} s "
+                    f"WHERE s.status = 'active' "
+                    f"ON CONFLICT (tenant_id, sourced_id) DO UPDATE SET {updates} "
+                    f"WHERE {live}.row_hash <> excluded.row_hash OR {live}.status <> 'active'"
+                ).bindparams(now_param),
+                {"tenant": self.tenant_id},
+            )
+            self._deactivate(live, f"SELECT sourced_id FROM gone_{stg}", now_param)
+
+        # People and classes that left take their enrollments and roles with them.
+        cascades = (
+            ("enrollments", "user_sourced_id", "users"),
+            ("enrollments", "class_sourced_id", "classes"),
+            ("roles", "user_sourced_id", "users"),
+        )
+        for file_name, column, parent in cascades:
+            if self.modes[parent] == "absent":
+                continue
+            gone = f"gone_{self.tables[parent].name}"
+            count = self._deactivate(
+                self._live(file_name), f"SELECT sourced_id FROM {self._live(file_name)} "
+                f"WHERE tenant_id = :tenant AND {column} IN (SELECT sourced_id FROM {gone})",
+                now_param,
+            )
+            if count:
+                counts = self.summary.setdefault(file_name, ChangeCounts())
+                counts.deactivated += count
+
+    def _deactivate(self, live: str, ids_sql: str, now_param: Any) -> int:
+        result = self.connection.execute(
+            text(
+                f"UPDATE {live} SET status = 'tobedeleted', date_last_modified = :now "
+                f"WHERE tenant_id = :tenant AND status = 'active' AND sourced_id IN ({ids_sql})"
+            ).bindparams(now_param),
+            {"tenant": self.tenant_id},
+        )
+        return int(result.rowcount or 0)
