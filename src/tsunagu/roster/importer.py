@@ -481,7 +481,7 @@ class _ImportRun:
             if mode == "delta":
                 stale_condition = (
                     f"EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
-                    f"AND l.sourced_id = {stg}.sourced_id AND l.date_last_modified > "
+                    f"AND l.sourced_id = {stg}.sourced_id AND l.source_modified_at > "
                     f"{self._cast_ts(stg + '.dlm')})"
                 )
                 for row_no, dlm in self._rows(
@@ -553,12 +553,13 @@ class _ImportRun:
             attrs = table.attributes
             extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
             columns = ", ".join(("tenant_id", "sourced_id", "status", "date_last_modified",
-                                 "row_hash", "extra_metadata", *attrs))  # fmt: skip
-            select = ", ".join((":tenant", "s.sourced_id", "'active'",
-                                f"COALESCE({self._cast_ts('s.dlm')}, :now)", "s.row_hash", extra,
+                                 "source_modified_at", "row_hash", "extra_metadata", *attrs))  # fmt: skip
+            select = ", ".join((":tenant", "s.sourced_id", "'active'", ":now",
+                                self._cast_ts("s.dlm"), "s.row_hash", extra,
                                 *(f"s.{a}" for a in attrs)))  # fmt: skip
             updates = ", ".join(f"{c} = excluded.{c}" for c in (
-                "status", "date_last_modified", "row_hash", "extra_metadata", *attrs))  # fmt: skip
+                "status", "date_last_modified", "source_modified_at", "row_hash",
+                "extra_metadata", *attrs))  # fmt: skip
             self.connection.execute(
                 text(
                     f"INSERT INTO {live} ({columns}) SELECT {select} FROM {stg} s "
@@ -568,7 +569,8 @@ class _ImportRun:
                 ).bindparams(now_param),
                 {"tenant": self.tenant_id},
             )
-            self._deactivate(live, f"SELECT sourced_id FROM gone_{stg}", now_param)
+            self._deactivate(live, f"SELECT sourced_id FROM gone_{stg}", now_param,
+                             source_stage=stg if mode == "delta" else None)
 
         # People and classes that left take their enrollments and roles with them.
         cascades = (
@@ -589,10 +591,15 @@ class _ImportRun:
                 counts = self.summary.setdefault(file_name, ChangeCounts())
                 counts.deactivated += count
 
-    def _deactivate(self, live: str, ids_sql: str, now_param: Any) -> int:
+    def _deactivate(self, live: str, ids_sql: str, now_param: Any,
+                    source_stage: str | None = None) -> int:  # fmt: skip
+        source = ""
+        if source_stage is not None:
+            source = (f", source_modified_at = (SELECT {self._cast_ts('s.dlm')} FROM "
+                      f"{source_stage} s WHERE s.sourced_id = {live}.sourced_id)")  # fmt: skip
         result = self.connection.execute(
             text(
-                f"UPDATE {live} SET status = 'tobedeleted', date_last_modified = :now "
+                f"UPDATE {live} SET status = 'tobedeleted', date_last_modified = :now{source} "
                 f"WHERE tenant_id = :tenant AND status = 'active' AND sourced_id IN ({ids_sql})"
             ).bindparams(now_param),
             {"tenant": self.tenant_id},

@@ -27,7 +27,13 @@ class RosterRecord:
     )
     sourced_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    #: When *Tsunagu* last changed the row: what REST consumers filter on to sync.
     date_last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The ``dateLastModified`` a delta file gave the row (the 校務 system's clock), used only to
+    #: skip delta rows that arrive out of order. Empty after a bulk import.
+    source_modified_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     #: Digest of the stored content: an import rewrites a row only when it changed.
     row_hash: Mapped[str] = mapped_column(String(32))
     #: ``metadata.*`` columns that no profile defines, kept verbatim by header name.

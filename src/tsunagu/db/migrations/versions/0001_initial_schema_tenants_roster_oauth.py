@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 02:22:02.748254
+Create Date: 2026-11-24 02:33:26.448924
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_academic_sessions_tenant_id_tenants'), ondelete='CASCADE'),
@@ -78,6 +79,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_classes_tenant_id_tenants'), ondelete='CASCADE'),
@@ -98,6 +100,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_courses_tenant_id_tenants'), ondelete='CASCADE'),
@@ -117,6 +120,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_enrollments_tenant_id_tenants'), ondelete='CASCADE'),
@@ -153,6 +157,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_orgs_tenant_id_tenants'), ondelete='CASCADE'),
@@ -170,6 +175,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_roles_tenant_id_tenants'), ondelete='CASCADE'),
@@ -190,6 +196,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_user_profiles_tenant_id_tenants'), ondelete='CASCADE'),
@@ -226,6 +233,7 @@ def upgrade() -> None:
     sa.Column('sourced_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('date_last_modified', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source_modified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('row_hash', sa.String(length=32), nullable=False),
     sa.Column('extra_metadata', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_roster_users_tenant_id_tenants'), ondelete='CASCADE'),
