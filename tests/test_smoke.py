@@ -19,7 +19,13 @@ def test_healthz_answers_from_the_database(container: Container) -> None:
 def test_tenant_codes_are_validated_and_unique(container: Container) -> None:
     with container.database.transaction() as session:
         service.create_tenant(session, "131016", "つなぐ市教育委員会")
-    with pytest.raises(TenantError, match="already exists"), container.database.transaction() as session:
+    with (
+        pytest.raises(TenantError, match="already exists"),
+        container.database.transaction() as session,
+    ):
         service.create_tenant(session, "131016", "again")
-    with pytest.raises(TenantError, match="教育委員会コード"), container.database.transaction() as session:
+    with (
+        pytest.raises(TenantError, match="教育委員会コード"),
+        container.database.transaction() as session,
+    ):
         service.create_tenant(session, "93101", "short")

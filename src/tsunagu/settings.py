@@ -33,7 +33,8 @@ class Settings(BaseSettings):
         default="",
         description=(
             "Key for keyed hashes of machine credentials and for signed values. Empty means a key "
-            "generated once and kept in var_dir/secret_key (fine for one machine, not for a cluster)."
+            "generated once and kept in var_dir/secret_key (fine for one machine, not for a "
+            "cluster of app servers, which must share one key)."
         ),
     )
     oauth_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)

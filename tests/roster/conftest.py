@@ -29,8 +29,13 @@ def import_rows(container: Container, tenants: tuple[str, str], tmp_path: Path) 
     """Write rows as a package and import them: ``import_rows(rows, tenant=…, **options)``."""
     counter = iter(range(1_000_000))
 
-    def run(rows: Rows, *, tenant: str = BOARD_CODE, modes: dict[str, str] | None = None,
-            **options: object) -> ImportResult:  # fmt: skip
+    def run(
+        rows: Rows,
+        *,
+        tenant: str = BOARD_CODE,
+        modes: dict[str, str] | None = None,
+        **options: object,
+    ) -> ImportResult:
         target = write_package(tmp_path / f"pkg{next(counter)}", rows, modes=modes)
         return import_roster(container, tenant, target, **options)  # type: ignore[arg-type]
 

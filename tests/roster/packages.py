@@ -38,39 +38,94 @@ def valid_roster(board_code: str = BOARD_CODE, school_year: int = 2026) -> Rows:
     year = uid(f"{board_code}:year")
     rows: Rows = {
         "orgs": [
-            {"sourcedId": district, "name": "つなぐ市教育委員会", "type": "district",
-             "identifier": board_code},
-            {"sourcedId": elem, "name": "つなぐ市立みなみ小学校", "type": "school",
-             "identifier": school_code("B11321000001"), "parentSourcedId": district},
-            {"sourcedId": junior, "name": "つなぐ市立ひがし中学校", "type": "school",
-             "identifier": school_code("C11321000002"), "parentSourcedId": district},
+            {
+                "sourcedId": district,
+                "name": "つなぐ市教育委員会",
+                "type": "district",
+                "identifier": board_code,
+            },
+            {
+                "sourcedId": elem,
+                "name": "つなぐ市立みなみ小学校",
+                "type": "school",
+                "identifier": school_code("B11321000001"),
+                "parentSourcedId": district,
+            },
+            {
+                "sourcedId": junior,
+                "name": "つなぐ市立ひがし中学校",
+                "type": "school",
+                "identifier": school_code("C11321000002"),
+                "parentSourcedId": district,
+            },
         ],
         "academicSessions": [
-            {"sourcedId": year, "title": f"{school_year}年度", "type": "schoolYear",
-             "startDate": f"{school_year}-04-01", "endDate": f"{school_year + 1}-03-31",
-             "schoolYear": str(school_year)},
+            {
+                "sourcedId": year,
+                "title": f"{school_year}年度",
+                "type": "schoolYear",
+                "startDate": f"{school_year}-04-01",
+                "endDate": f"{school_year + 1}-03-31",
+                "schoolYear": str(school_year),
+            },
         ],
         "courses": [
-            {"sourcedId": uid(f"{board_code}:course:hr5"), "schoolYearSourcedId": year,
-             "title": f"{school_year}年度ホームルーム", "grades": "P5", "orgSourcedId": elem},
-            {"sourcedId": uid(f"{board_code}:course:math5"), "schoolYearSourcedId": year,
-             "title": f"{school_year}年度算数", "grades": "P5", "orgSourcedId": elem,
-             "subjects": "算数", "subjectCodes": "P030"},
-            {"sourcedId": uid(f"{board_code}:course:hr1j"), "schoolYearSourcedId": year,
-             "title": f"{school_year}年度ホームルーム", "grades": "J1", "orgSourcedId": junior},
+            {
+                "sourcedId": uid(f"{board_code}:course:hr5"),
+                "schoolYearSourcedId": year,
+                "title": f"{school_year}年度ホームルーム",
+                "grades": "P5",
+                "orgSourcedId": elem,
+            },
+            {
+                "sourcedId": uid(f"{board_code}:course:math5"),
+                "schoolYearSourcedId": year,
+                "title": f"{school_year}年度算数",
+                "grades": "P5",
+                "orgSourcedId": elem,
+                "subjects": "算数",
+                "subjectCodes": "P030",
+            },
+            {
+                "sourcedId": uid(f"{board_code}:course:hr1j"),
+                "schoolYearSourcedId": year,
+                "title": f"{school_year}年度ホームルーム",
+                "grades": "J1",
+                "orgSourcedId": junior,
+            },
         ],
         "classes": [
-            {"sourcedId": uid(f"{board_code}:class:5-1"), "title": "5年1組", "grades": "P5",
-             "courseSourcedId": uid(f"{board_code}:course:hr5"), "classType": "homeroom",
-             "schoolSourcedId": elem, "termSourcedIds": year,
-             "metadata.jp.specialNeeds": "false"},
-            {"sourcedId": uid(f"{board_code}:class:5-math"), "title": "5年算数", "grades": "P5",
-             "courseSourcedId": uid(f"{board_code}:course:math5"), "classType": "scheduled",
-             "schoolSourcedId": elem, "termSourcedIds": year, "subjects": "算数",
-             "subjectCodes": "P030", "periods": "月1,水2"},
-            {"sourcedId": uid(f"{board_code}:class:j1-1"), "title": "1年1組", "grades": "J1",
-             "courseSourcedId": uid(f"{board_code}:course:hr1j"), "classType": "homeroom",
-             "schoolSourcedId": junior, "termSourcedIds": year},
+            {
+                "sourcedId": uid(f"{board_code}:class:5-1"),
+                "title": "5年1組",
+                "grades": "P5",
+                "courseSourcedId": uid(f"{board_code}:course:hr5"),
+                "classType": "homeroom",
+                "schoolSourcedId": elem,
+                "termSourcedIds": year,
+                "metadata.jp.specialNeeds": "false",
+            },
+            {
+                "sourcedId": uid(f"{board_code}:class:5-math"),
+                "title": "5年算数",
+                "grades": "P5",
+                "courseSourcedId": uid(f"{board_code}:course:math5"),
+                "classType": "scheduled",
+                "schoolSourcedId": elem,
+                "termSourcedIds": year,
+                "subjects": "算数",
+                "subjectCodes": "P030",
+                "periods": "月1,水2",
+            },
+            {
+                "sourcedId": uid(f"{board_code}:class:j1-1"),
+                "title": "1年1組",
+                "grades": "J1",
+                "courseSourcedId": uid(f"{board_code}:course:hr1j"),
+                "classType": "homeroom",
+                "schoolSourcedId": junior,
+                "termSourcedIds": year,
+            },
         ],
         "users": [],
         "roles": [],
@@ -89,42 +144,65 @@ def valid_roster(board_code: str = BOARD_CODE, school_year: int = 2026) -> Rows:
         people, start=1
     ):
         user = uid(f"{board_code}:user:{label}")
-        rows["users"].append({
-            "sourcedId": user, "enabledUser": "true",
-            "username": f"{label}@{board_code}.tsunagu.example.jp",
-            "userIds": f"{{Google:{100000 + number}}}",
-            "givenName": given, "familyName": family, "grades": grade,
-            "userMasterIdentifier": uid(f"{board_code}:umi:{label}"),
-            "preferredGivenName": given, "preferredFamilyName": family,
-            "primaryOrgSourcedId": school,
-            "metadata.jp.kanaGivenName": kgiv, "metadata.jp.kanaFamilyName": kfam,
-            "metadata.jp.homeClass": uid(f"{board_code}:class:{home}"),
-        })  # fmt: skip
-        rows["roles"].append({
-            "sourcedId": uid(f"{board_code}:role:{label}"), "userSourcedId": user,
-            "roleType": "primary", "role": role, "orgSourcedId": school,
-        })  # fmt: skip
-        rows["enrollments"].append({
-            "sourcedId": uid(f"{board_code}:enr:{label}:{home}"),
-            "classSourcedId": uid(f"{board_code}:class:{home}"), "schoolSourcedId": school,
-            "userSourcedId": user, "role": role,
-            "primary": "true" if role == "teacher" else "false",
-            "metadata.jp.ShussekiNo": str(number - 2) if role == "student" else "",
-        })  # fmt: skip
+        rows["users"].append(
+            {
+                "sourcedId": user,
+                "enabledUser": "true",
+                "username": f"{label}@{board_code}.tsunagu.example.jp",
+                "userIds": f"{{Google:{100000 + number}}}",
+                "givenName": given,
+                "familyName": family,
+                "grades": grade,
+                "userMasterIdentifier": uid(f"{board_code}:umi:{label}"),
+                "preferredGivenName": given,
+                "preferredFamilyName": family,
+                "primaryOrgSourcedId": school,
+                "metadata.jp.kanaGivenName": kgiv,
+                "metadata.jp.kanaFamilyName": kfam,
+                "metadata.jp.homeClass": uid(f"{board_code}:class:{home}"),
+            }
+        )
+        rows["roles"].append(
+            {
+                "sourcedId": uid(f"{board_code}:role:{label}"),
+                "userSourcedId": user,
+                "roleType": "primary",
+                "role": role,
+                "orgSourcedId": school,
+            }
+        )
+        rows["enrollments"].append(
+            {
+                "sourcedId": uid(f"{board_code}:enr:{label}:{home}"),
+                "classSourcedId": uid(f"{board_code}:class:{home}"),
+                "schoolSourcedId": school,
+                "userSourcedId": user,
+                "role": role,
+                "primary": "true" if role == "teacher" else "false",
+                "metadata.jp.ShussekiNo": str(number - 2) if role == "student" else "",
+            }
+        )
     # The elementary teacher is also the school's principal; the pupils of 5-1 take 算数.
-    rows["roles"].append({
-        "sourcedId": uid(f"{board_code}:role:t-elem:principal"),
-        "userSourcedId": uid(f"{board_code}:user:t-elem"), "roleType": "secondary",
-        "role": "principal", "orgSourcedId": elem,
-    })  # fmt: skip
+    rows["roles"].append(
+        {
+            "sourcedId": uid(f"{board_code}:role:t-elem:principal"),
+            "userSourcedId": uid(f"{board_code}:user:t-elem"),
+            "roleType": "secondary",
+            "role": "principal",
+            "orgSourcedId": elem,
+        }
+    )
     for label in ("t-elem", "s1", "s2", "s3"):
-        rows["enrollments"].append({
-            "sourcedId": uid(f"{board_code}:enr:{label}:5-math"),
-            "classSourcedId": uid(f"{board_code}:class:5-math"), "schoolSourcedId": elem,
-            "userSourcedId": uid(f"{board_code}:user:{label}"),
-            "role": "teacher" if label.startswith("t-") else "student",
-            "primary": "true" if label.startswith("t-") else "false",
-        })  # fmt: skip
+        rows["enrollments"].append(
+            {
+                "sourcedId": uid(f"{board_code}:enr:{label}:5-math"),
+                "classSourcedId": uid(f"{board_code}:class:5-math"),
+                "schoolSourcedId": elem,
+                "userSourcedId": uid(f"{board_code}:user:{label}"),
+                "role": "teacher" if label.startswith("t-") else "student",
+                "primary": "true" if label.startswith("t-") else "false",
+            }
+        )
     return rows
 
 
@@ -149,9 +227,16 @@ def write_package(
 
 def _for_profile(row: dict[str, str], profile: Profile) -> dict[str, str]:
     if profile is Profile.V6:
-        row = {("metadata.jp.shussekiNo" if k == "metadata.jp.ShussekiNo" else
-                "metadata.jp.publicFlg" if k == "metadata.jp.PublicFlg" else k): v
-               for k, v in row.items()}  # fmt: skip
+        row = {
+            (
+                "metadata.jp.shussekiNo"
+                if k == "metadata.jp.ShussekiNo"
+                else "metadata.jp.publicFlg"
+                if k == "metadata.jp.PublicFlg"
+                else k
+            ): v
+            for k, v in row.items()
+        }
     return row
 
 

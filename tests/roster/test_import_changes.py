@@ -13,8 +13,18 @@ DLM = "2026-09-01T00:00:00.000Z"
 
 
 def _delta(**files: list[dict[str, str]]) -> tuple[Rows, dict[str, str]]:
-    rows: Rows = {name: [] for name in ("orgs", "academicSessions", "courses", "classes", "users",
-                                        "roles", "enrollments")}  # fmt: skip
+    rows: Rows = {
+        name: []
+        for name in (
+            "orgs",
+            "academicSessions",
+            "courses",
+            "classes",
+            "users",
+            "roles",
+            "enrollments",
+        )
+    }
     modes = dict.fromkeys(rows, "absent")
     for name, file_rows in files.items():
         rows[name] = [{"status": "active", "dateLastModified": DLM, **r} for r in file_rows]
@@ -32,7 +42,9 @@ def _status(container: Container, model: type, sourced_id: str) -> str | None:
 
 def _user(container: Container, label: str) -> User:
     with container.database.session() as session:
-        user = session.scalar(select(User).where(User.sourced_id == uid(f"{BOARD_CODE}:user:{label}")))
+        user = session.scalar(
+            select(User).where(User.sourced_id == uid(f"{BOARD_CODE}:user:{label}"))
+        )
         assert user is not None
         return user
 
@@ -90,7 +102,8 @@ def test_dry_run_reports_the_diff_and_changes_nothing(
 
     result = import_rows(rows, dry_run=True)
 
-    assert result.accepted and not result.applied
+    assert result.accepted
+    assert not result.applied
     assert result.summary["classes"].changed == 1
     assert result.summary["users"].deactivated == 1
     assert result.summary["enrollments"].deactivated == 1
@@ -103,19 +116,37 @@ def test_delta_transfer_between_schools(import_rows: ImportRows, container: Cont
     junior = uid(f"{BOARD_CODE}:junior")
     base = {u["sourcedId"]: u for u in valid_roster()["users"]}[s3]
     rows, modes = _delta(
-        users=[{**base, "primaryOrgSourcedId": junior, "grades": "J1",
-                "metadata.jp.homeClass": uid(f"{BOARD_CODE}:class:j1-1")}],
-        roles=[{"sourcedId": uid(f"{BOARD_CODE}:role:s3"), "userSourcedId": s3,
-                "roleType": "primary", "role": "student", "orgSourcedId": junior}],
+        users=[
+            {
+                **base,
+                "primaryOrgSourcedId": junior,
+                "grades": "J1",
+                "metadata.jp.homeClass": uid(f"{BOARD_CODE}:class:j1-1"),
+            }
+        ],
+        roles=[
+            {
+                "sourcedId": uid(f"{BOARD_CODE}:role:s3"),
+                "userSourcedId": s3,
+                "roleType": "primary",
+                "role": "student",
+                "orgSourcedId": junior,
+            }
+        ],
         enrollments=[
             {"sourcedId": uid(f"{BOARD_CODE}:enr:s3:5-1"), "status": "tobedeleted"},
             {"sourcedId": uid(f"{BOARD_CODE}:enr:s3:5-math"), "status": "tobedeleted"},
-            {"sourcedId": uid(f"{BOARD_CODE}:enr:s3:j1-1"),
-             "classSourcedId": uid(f"{BOARD_CODE}:class:j1-1"), "schoolSourcedId": junior,
-             "userSourcedId": s3, "role": "student", "primary": "false",
-             "metadata.jp.ShussekiNo": "2"},
+            {
+                "sourcedId": uid(f"{BOARD_CODE}:enr:s3:j1-1"),
+                "classSourcedId": uid(f"{BOARD_CODE}:class:j1-1"),
+                "schoolSourcedId": junior,
+                "userSourcedId": s3,
+                "role": "student",
+                "primary": "false",
+                "metadata.jp.ShussekiNo": "2",
+            },
         ],
-    )  # fmt: skip
+    )
 
     result = import_rows(rows, modes=modes)
 
@@ -134,19 +165,44 @@ def test_delta_new_pupil(import_rows: ImportRows, container: Container) -> None:
     elem = uid(f"{BOARD_CODE}:elem")
     new = uid("new-pupil")
     rows, modes = _delta(
-        users=[{"sourcedId": new, "enabledUser": "true", "username": "new@example.jp",
-                "givenName": "新", "familyName": "木村", "grades": "P5",
-                "userMasterIdentifier": uid("new-pupil-umi"), "preferredGivenName": "新",
-                "preferredFamilyName": "木村", "primaryOrgSourcedId": elem,
-                "metadata.jp.kanaGivenName": "アラタ", "metadata.jp.kanaFamilyName": "キムラ",
-                "metadata.jp.homeClass": uid(f"{BOARD_CODE}:class:5-1")}],
-        roles=[{"sourcedId": uid("new-pupil-role"), "userSourcedId": new, "roleType": "primary",
-                "role": "student", "orgSourcedId": elem}],
-        enrollments=[{"sourcedId": uid("new-pupil-enr"),
-                      "classSourcedId": uid(f"{BOARD_CODE}:class:5-1"), "schoolSourcedId": elem,
-                      "userSourcedId": new, "role": "student", "primary": "false",
-                      "metadata.jp.ShussekiNo": "4"}],
-    )  # fmt: skip
+        users=[
+            {
+                "sourcedId": new,
+                "enabledUser": "true",
+                "username": "new@example.jp",
+                "givenName": "新",
+                "familyName": "木村",
+                "grades": "P5",
+                "userMasterIdentifier": uid("new-pupil-umi"),
+                "preferredGivenName": "新",
+                "preferredFamilyName": "木村",
+                "primaryOrgSourcedId": elem,
+                "metadata.jp.kanaGivenName": "アラタ",
+                "metadata.jp.kanaFamilyName": "キムラ",
+                "metadata.jp.homeClass": uid(f"{BOARD_CODE}:class:5-1"),
+            }
+        ],
+        roles=[
+            {
+                "sourcedId": uid("new-pupil-role"),
+                "userSourcedId": new,
+                "roleType": "primary",
+                "role": "student",
+                "orgSourcedId": elem,
+            }
+        ],
+        enrollments=[
+            {
+                "sourcedId": uid("new-pupil-enr"),
+                "classSourcedId": uid(f"{BOARD_CODE}:class:5-1"),
+                "schoolSourcedId": elem,
+                "userSourcedId": new,
+                "role": "student",
+                "primary": "false",
+                "metadata.jp.ShussekiNo": "4",
+            }
+        ],
+    )
     result = import_rows(rows, modes=modes)
     assert result.applied, [p.message_en for p in result.errors]
     assert (result.summary["users"].added, result.summary["enrollments"].added) == (1, 1)
@@ -174,10 +230,17 @@ def test_delta_enrollment_of_a_withdrawn_pupil_is_refused(import_rows: ImportRow
     s2 = uid(f"{BOARD_CODE}:user:s2")
     rows, modes = _delta(
         users=[{"sourcedId": s2, "status": "tobedeleted"}],
-        enrollments=[{"sourcedId": uid("late-enr"), "classSourcedId": uid(f"{BOARD_CODE}:class:5-math"),
-                      "schoolSourcedId": uid(f"{BOARD_CODE}:elem"), "userSourcedId": s2,
-                      "role": "student", "primary": "false"}],
-    )  # fmt: skip
+        enrollments=[
+            {
+                "sourcedId": uid("late-enr"),
+                "classSourcedId": uid(f"{BOARD_CODE}:class:5-math"),
+                "schoolSourcedId": uid(f"{BOARD_CODE}:elem"),
+                "userSourcedId": s2,
+                "role": "student",
+                "primary": "false",
+            }
+        ],
+    )
     result = import_rows(rows, modes=modes)
     assert [(p.rule, p.file, p.row, p.column) for p in result.errors] == [
         ("ref.missing", "enrollments.csv", 1, "userSourcedId")
@@ -194,20 +257,42 @@ def test_delta_renamed_class_and_new_homeroom_teacher(
     new_teacher = uid("new-teacher")
     rows, modes = _delta(
         classes=[homeroom],
-        users=[{"sourcedId": new_teacher, "enabledUser": "true", "username": "t2@example.jp",
-                "givenName": "誠", "familyName": "中村", "userMasterIdentifier": uid("t2-umi"),
-                "preferredGivenName": "誠", "preferredFamilyName": "中村",
-                "metadata.jp.kanaGivenName": "マコト", "metadata.jp.kanaFamilyName": "ナカムラ"}],
-        roles=[{"sourcedId": uid("t2-role"), "userSourcedId": new_teacher, "roleType": "primary",
-                "role": "teacher", "orgSourcedId": elem}],
+        users=[
+            {
+                "sourcedId": new_teacher,
+                "enabledUser": "true",
+                "username": "t2@example.jp",
+                "givenName": "誠",
+                "familyName": "中村",
+                "userMasterIdentifier": uid("t2-umi"),
+                "preferredGivenName": "誠",
+                "preferredFamilyName": "中村",
+                "metadata.jp.kanaGivenName": "マコト",
+                "metadata.jp.kanaFamilyName": "ナカムラ",
+            }
+        ],
+        roles=[
+            {
+                "sourcedId": uid("t2-role"),
+                "userSourcedId": new_teacher,
+                "roleType": "primary",
+                "role": "teacher",
+                "orgSourcedId": elem,
+            }
+        ],
         enrollments=[
             # The old 担任 stays in the class but is no longer its primary teacher.
             {**base["enrollments"][0], "primary": "false"},
-            {"sourcedId": uid("t2-enr"), "classSourcedId": homeroom["sourcedId"],
-             "schoolSourcedId": elem, "userSourcedId": new_teacher, "role": "teacher",
-             "primary": "true"},
+            {
+                "sourcedId": uid("t2-enr"),
+                "classSourcedId": homeroom["sourcedId"],
+                "schoolSourcedId": elem,
+                "userSourcedId": new_teacher,
+                "role": "teacher",
+                "primary": "true",
+            },
         ],
-    )  # fmt: skip
+    )
     result = import_rows(rows, modes=modes)
     assert result.applied, [p.message_en for p in result.errors]
     assert result.summary["classes"].changed == 1
@@ -217,7 +302,8 @@ def test_delta_renamed_class_and_new_homeroom_teacher(
         primaries = session.scalars(
             select(Enrollment.user_sourced_id).where(
                 Enrollment.class_sourced_id == homeroom["sourcedId"],
-                Enrollment.role == "teacher", Enrollment.is_primary == "true",
+                Enrollment.role == "teacher",
+                Enrollment.is_primary == "true",
             )
         ).all()
     assert title == "5年1組（ひまわり）"
@@ -231,8 +317,9 @@ def test_delta_rows_older_than_the_stored_record_are_skipped(
     base = valid_roster()["classes"][0]
     rows, modes = _delta(classes=[{**base, "title": "5年2組"}])
     assert import_rows(rows, modes=modes).applied
-    older, modes = _delta(classes=[{**base, "title": "5年3組",
-                                    "dateLastModified": "2026-08-01T00:00:00.000Z"}])
+    older, modes = _delta(
+        classes=[{**base, "title": "5年3組", "dateLastModified": "2026-08-01T00:00:00.000Z"}]
+    )
     result = import_rows(older, modes=modes)
     assert result.applied
     assert [(p.rule, p.row) for p in result.warnings] == [("delta.stale_row", 1)]
@@ -244,8 +331,11 @@ def test_delta_rows_older_than_the_stored_record_are_skipped(
 def test_delta_requires_status_and_date(import_rows: ImportRows, container: Container) -> None:
     assert import_rows(valid_roster()).applied
     before = snapshot(container)
-    rows, modes = _delta(classes=[{**valid_roster()["classes"][0], "status": "inactive",
-                                   "dateLastModified": "yesterday"}])  # fmt: skip
+    rows, modes = _delta(
+        classes=[
+            {**valid_roster()["classes"][0], "status": "inactive", "dateLastModified": "yesterday"}
+        ]
+    )
     result = import_rows(rows, modes=modes)
     assert {(p.rule, p.column) for p in result.errors} == {
         ("delta.status", "status"),
@@ -262,8 +352,12 @@ def test_mass_deactivation_needs_explicit_consent(
     big = valid_roster()
     template = big["users"][2]
     for i in range(60):
-        user = dict(template, sourcedId=uid(f"extra-{i}"), userMasterIdentifier=uid(f"extra-umi-{i}"),
-                    username=f"extra{i}@example.jp")  # fmt: skip
+        user = dict(
+            template,
+            sourcedId=uid(f"extra-{i}"),
+            userMasterIdentifier=uid(f"extra-umi-{i}"),
+            username=f"extra{i}@example.jp",
+        )
         big["users"].append(user)
     assert import_rows(big).applied
     before = snapshot(container)
@@ -296,4 +390,5 @@ def test_tenants_do_not_see_each_others_rosters(
     assert import_rows(emptied, tenant=OTHER_BOARD_CODE).applied
     with container.database.session() as session:
         active = session.scalars(select(User.tenant_id).where(User.status == "active")).all()
-    assert len(active) == 6 and len(set(active)) == 1
+    assert len(active) == 6
+    assert len(set(active)) == 1

@@ -16,5 +16,7 @@ def healthz(request: Request) -> JSONResponse:
         with database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # the probe must answer, whatever the database says
-        return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "detail": type(exc).__name__}, status_code=503
+        )
     return JSONResponse({"status": "ok"})

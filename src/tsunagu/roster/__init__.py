@@ -1,1 +1,1 @@
-"""The roster: OneRoster 1.2 (Japan Profile) orgs, sessions, courses, classes, users, roles, enrollments."""
+"""The roster (名簿): OneRoster 1.2 Japan Profile orgs, classes, people and enrollments."""

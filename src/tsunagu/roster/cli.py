@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from tsunagu.cli_support import console, container_from, emit_json, fail
@@ -42,7 +49,7 @@ def import_(
         transient=True,
         disable=as_json,
     ) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(file_name: str, rows: int) -> None:
             if file_name not in tasks:
@@ -51,9 +58,13 @@ def import_(
 
         try:
             result = import_roster(
-                container, tenant, path, dry_run=dry_run,
-                allow_mass_deactivation=allow_mass_deactivation, progress=on_progress,
-            )  # fmt: skip
+                container,
+                tenant,
+                path,
+                dry_run=dry_run,
+                allow_mass_deactivation=allow_mass_deactivation,
+                progress=on_progress,
+            )
         except TenantNotFoundError as exc:
             fail(str(exc))
     if report is not None:

@@ -53,8 +53,12 @@ class ChangeCounts:
     unchanged: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"added": self.added, "changed": self.changed, "deactivated": self.deactivated,
-                "unchanged": self.unchanged}  # fmt: skip
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "deactivated": self.deactivated,
+            "unchanged": self.unchanged,
+        }
 
 
 @dataclass
@@ -119,11 +123,19 @@ REFERENCES = (
     Reference("enrollments", "schoolSourcedId", "orgs", ("type", "school")),
     Reference("enrollments", "userSourcedId", "users"),
 )
-_TARGET_LABEL = {"orgs": "orgs.csv", "academicSessions": "academicSessions.csv",
-                 "courses": "courses.csv", "classes": "classes.csv", "users": "users.csv",
-                 "userProfiles": "userProfiles.csv"}  # fmt: skip
-_KIND_LABEL = {("type", "district"): "教育委員会 (district)", ("type", "school"): "学校 (school)",
-               ("type", "schoolYear"): "学年度 (schoolYear)"}  # fmt: skip
+_TARGET_LABEL = {
+    "orgs": "orgs.csv",
+    "academicSessions": "academicSessions.csv",
+    "courses": "courses.csv",
+    "classes": "classes.csv",
+    "users": "users.csv",
+    "userProfiles": "userProfiles.csv",
+}
+_KIND_LABEL = {
+    ("type", "district"): "教育委員会 (district)",
+    ("type", "school"): "学校 (school)",
+    ("type", "schoolYear"): "学年度 (schoolYear)",
+}
 
 
 def import_roster(
@@ -240,7 +252,9 @@ class _ImportRun:
         self.is_postgresql = stager.is_postgresql
         if self.is_postgresql:
             # One import per tenant at a time; a second waits instead of interleaving.
-            connection.execute(text("SELECT pg_advisory_xact_lock(7351, :t)"), {"t": self.tenant_id})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(7351, :t)"), {"t": self.tenant_id}
+            )
         stager.create_list_refs()
         for file_name in FILE_ORDER:
             mode = manifest.mode(file_name)
@@ -267,9 +281,13 @@ class _ImportRun:
     # ----------------------------------------------------------------- streaming
 
     def _stage_file(
-        self, package: Package, file_name: str, mode: str, profile: Profile | None,
+        self,
+        package: Package,
+        file_name: str,
+        mode: str,
+        profile: Profile | None,
         table: StagingTable,
-    ) -> None:  # fmt: skip
+    ) -> None:
         layout = LAYOUTS[file_name]
         stream = CsvStream(package, layout.filename, self.log)
         try:
@@ -291,9 +309,14 @@ class _ImportRun:
         self.stager.index(table.name, "sourced_id")
 
     def _staging_rows(
-        self, stream: CsvStream, validator: RowValidator, table: StagingTable, file_name: str,
-        mode: str, list_refs_out: list[tuple[str, int, str, str]],
-    ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        self,
+        stream: CsvStream,
+        validator: RowValidator,
+        table: StagingTable,
+        file_name: str,
+        mode: str,
+        list_refs_out: list[tuple[str, int, str, str]],
+    ) -> Iterator[tuple[Any, ...]]:
         layout = LAYOUTS[file_name]
         header = stream.header or []
         index = validator.index
@@ -304,12 +327,17 @@ class _ImportRun:
             pos = next((i for i, c in enumerate(header) if layout.attributes.get(c) == attr), None)
             positions.append(pos)
         known = layout.known_columns()
-        extras = [(i, c) for i, c in enumerate(header) if c.startswith("metadata.") and c not in known]
+        extras = [
+            (i, c) for i, c in enumerate(header) if c.startswith("metadata.") and c not in known
+        ]
         sourced_pos = index["sourcedId"]
         status_pos = index.get("status")
         dlm_pos = index.get("dateLastModified")
-        list_refs = [(index[r.column], r.column) for r in REFERENCES
-                     if r.file == file_name and r.many and r.column in index]  # fmt: skip
+        list_refs = [
+            (index[r.column], r.column)
+            for r in REFERENCES
+            if r.file == file_name and r.many and r.column in index
+        ]
         delta = mode == "delta"
         rows_done = 0
         for row_no, values in stream.rows():
@@ -331,8 +359,15 @@ class _ImportRun:
                     list_refs_out.extend(
                         (file_name, row_no, column, item) for item in split_list(values[pos])
                     )
-            yield (row_no, values[sourced_pos], status, dlm,
-                   _row_hash([*attrs, extra_json]), extra_json, *attrs)  # fmt: skip
+            yield (
+                row_no,
+                values[sourced_pos],
+                status,
+                dlm,
+                _row_hash([*attrs, extra_json]),
+                extra_json,
+                *attrs,
+            )
         if self.progress is not None:
             self.progress(file_name, rows_done)
 
@@ -358,8 +393,9 @@ class _ImportRun:
         assert live is not None
         return live
 
-    def _exists_in_post_state(self, target: str, key: str, value_sql: str,
-                              kind: tuple[str, str] | None) -> str:  # fmt: skip
+    def _exists_in_post_state(
+        self, target: str, key: str, value_sql: str, kind: tuple[str, str] | None
+    ) -> str:
         """SQL that is true when a record of ``target`` with ``key`` = value exists after import.
 
         bulk: the file is the whole truth; delta: staged active rows plus stored active rows the
@@ -369,18 +405,24 @@ class _ImportRun:
         table = self.tables[target]
         kind_sql = f" AND t.{kind[0]} = '{kind[1]}'" if kind else ""
         kind_live = f" AND l.{kind[0]} = '{kind[1]}'" if kind else ""
-        staged = (f"EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = {value_sql} "
-                  f"AND t.status = 'active'{kind_sql})")  # fmt: skip
+        staged = (
+            f"EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = {value_sql} "
+            f"AND t.status = 'active'{kind_sql})"
+        )
         if mode == "bulk":
             return staged
         if table.live_table is None:  # not stored (demographics): only what is staged counts
             return staged if mode == "delta" else "FALSE"
-        stored = (f"EXISTS (SELECT 1 FROM {table.live_table} l WHERE l.tenant_id = :tenant "
-                  f"AND l.{key} = {value_sql} AND l.status = 'active'{kind_live}")  # fmt: skip
+        stored = (
+            f"EXISTS (SELECT 1 FROM {table.live_table} l WHERE l.tenant_id = :tenant "
+            f"AND l.{key} = {value_sql} AND l.status = 'active'{kind_live}"
+        )
         if mode == "absent":
             return stored + ")"
-        return (f"({staged} OR {stored} AND NOT EXISTS (SELECT 1 FROM {table.name} o "
-                f"WHERE o.sourced_id = l.sourced_id)))")  # fmt: skip
+        return (
+            f"({staged} OR {stored} AND NOT EXISTS (SELECT 1 FROM {table.name} o "
+            f"WHERE o.sourced_id = l.sourced_id)))"
+        )
 
     # ----------------------------------------------------------------- checks in SQL
 
@@ -393,8 +435,14 @@ class _ImportRun:
             f"GROUP BY sourced_id HAVING COUNT(*) > 1) d ON d.sourced_id = s.sourced_id "
             f"WHERE s.row_no <> d.first_row ORDER BY s.row_no"
         ):
-            self.log.report("id.duplicate", file=filename, row=row_no, column="sourcedId",
-                            value=value, detail=str(first))  # fmt: skip
+            self.log.report(
+                "id.duplicate",
+                file=filename,
+                row=row_no,
+                column="sourcedId",
+                value=value,
+                detail=str(first),
+            )
         for ref in REFERENCES:
             if ref.file == file_name:
                 self._check_reference(ref)
@@ -403,30 +451,46 @@ class _ImportRun:
         table = self.tables[ref.file]
         filename = LAYOUTS[ref.file].filename
         if ref.many:
-            source = (f"SELECT r.row_no, r.value FROM {LIST_REFS_TABLE} r "
-                      f"WHERE r.file = '{ref.file}' AND r.col = '{ref.column}'")  # fmt: skip
+            source = (
+                f"SELECT r.row_no, r.value FROM {LIST_REFS_TABLE} r "
+                f"WHERE r.file = '{ref.file}' AND r.col = '{ref.column}'"
+            )
             value_sql = "r.value"
             alias = "r"
         else:
             column = LAYOUTS[ref.file].attributes.get(ref.column, "sourced_id")
             if ref.file == "demographics":
                 column = "sourced_id"
-            source = (f"SELECT s.row_no, s.{column} FROM {table.name} s "
-                      f"WHERE s.status = 'active' AND s.{column} IS NOT NULL")  # fmt: skip
+            source = (
+                f"SELECT s.row_no, s.{column} FROM {table.name} s "
+                f"WHERE s.status = 'active' AND s.{column} IS NOT NULL"
+            )
             value_sql = f"s.{column}"
             alias = "s"
         del alias
         exists = self._exists_in_post_state(ref.target, "sourced_id", value_sql, None)
         target_label = _TARGET_LABEL[ref.target]
         for row_no, value in self._rows(f"{source} AND NOT {exists} ORDER BY 1"):
-            self.log.report("ref.missing", file=filename, row=row_no, column=ref.column,
-                            value=value, detail=target_label)  # fmt: skip
+            self.log.report(
+                "ref.missing",
+                file=filename,
+                row=row_no,
+                column=ref.column,
+                value=value,
+                detail=target_label,
+            )
         if ref.kind is None:
             return
         typed = self._exists_in_post_state(ref.target, "sourced_id", value_sql, ref.kind)
         for row_no, value in self._rows(f"{source} AND {exists} AND NOT {typed} ORDER BY 1"):
-            self.log.report("ref.wrong_type", file=filename, row=row_no, column=ref.column,
-                            value=value, detail=_KIND_LABEL[ref.kind])  # fmt: skip
+            self.log.report(
+                "ref.wrong_type",
+                file=filename,
+                row=row_no,
+                column=ref.column,
+                value=value,
+                detail=_KIND_LABEL[ref.kind],
+            )
 
     def _check_users_and_roles(self) -> None:
         if self.modes["users"] != "absent":
@@ -439,9 +503,14 @@ class _ImportRun:
                 f"ON d.umi = s.user_master_identifier WHERE s.row_no <> d.first_row "
                 f"AND s.status = 'active' ORDER BY s.row_no"
             ):
-                self.log.report("user.master_identifier_duplicate", file="users.csv", row=row_no,
-                                column="userMasterIdentifier", value=value,
-                                detail=f"users.csv row {first}")  # fmt: skip
+                self.log.report(
+                    "user.master_identifier_duplicate",
+                    file="users.csv",
+                    row=row_no,
+                    column="userMasterIdentifier",
+                    value=value,
+                    detail=f"users.csv row {first}",
+                )
             # A UUID belongs to one person for good: it may not pass to another sourcedId, even
             # when the first holder was deactivated.
             for row_no, value, holder in self._rows(
@@ -452,19 +521,30 @@ class _ImportRun:
                 f"AND NOT EXISTS (SELECT 1 FROM {users} o WHERE o.sourced_id = l.sourced_id "
                 f"AND o.status = 'active') ORDER BY s.row_no"
             ):
-                self.log.report("user.master_identifier_duplicate", file="users.csv", row=row_no,
-                                column="userMasterIdentifier", value=value,
-                                detail=f"sourcedId {holder}")  # fmt: skip
+                self.log.report(
+                    "user.master_identifier_duplicate",
+                    file="users.csv",
+                    row=row_no,
+                    column="userMasterIdentifier",
+                    value=value,
+                    detail=f"sourcedId {holder}",
+                )
         if self.modes["roles"] != "absent":
             roles = self.tables["roles"].name
-            has_primary = self._exists_in_post_state("roles", "user_sourced_id", "s.user_sourced_id",
-                                                     ("role_type", "primary"))  # fmt: skip
+            has_primary = self._exists_in_post_state(
+                "roles", "user_sourced_id", "s.user_sourced_id", ("role_type", "primary")
+            )
             for (row_no,) in self._rows(
                 f"SELECT s.row_no FROM {roles} s WHERE s.status = 'active' "
                 f"AND s.role_type = 'secondary' AND NOT {has_primary} ORDER BY s.row_no"
             ):
-                self.log.report("role.secondary_without_primary", file="roles.csv", row=row_no,
-                                column="roleType", value="secondary")  # fmt: skip
+                self.log.report(
+                    "role.secondary_without_primary",
+                    file="roles.csv",
+                    row=row_no,
+                    column="roleType",
+                    value="secondary",
+                )
 
     # ----------------------------------------------------------------- diff and apply
 
@@ -487,17 +567,28 @@ class _ImportRun:
                 for row_no, dlm in self._rows(
                     f"SELECT row_no, dlm FROM {stg} WHERE {stale_condition} ORDER BY row_no"
                 ):
-                    self.log.report("delta.stale_row", file=filename, row=row_no,
-                                    column="dateLastModified", value=dlm)  # fmt: skip
-                self.connection.execute(text(f"DELETE FROM {stg} WHERE {stale_condition}"),
-                                        {"tenant": self.tenant_id})  # fmt: skip
+                    self.log.report(
+                        "delta.stale_row",
+                        file=filename,
+                        row=row_no,
+                        column="dateLastModified",
+                        value=dlm,
+                    )
+                self.connection.execute(
+                    text(f"DELETE FROM {stg} WHERE {stale_condition}"), {"tenant": self.tenant_id}
+                )
                 for row_no, value in self._rows(
                     f"SELECT s.row_no, s.sourced_id FROM {stg} s WHERE s.status = 'tobedeleted' "
                     f"AND NOT EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
                     f"AND l.sourced_id = s.sourced_id) ORDER BY s.row_no"
                 ):
-                    self.log.report("delta.unknown_record", file=filename, row=row_no,
-                                    column="sourcedId", value=value)  # fmt: skip
+                    self.log.report(
+                        "delta.unknown_record",
+                        file=filename,
+                        row=row_no,
+                        column="sourcedId",
+                        value=value,
+                    )
             counts.added = self._scalar(
                 f"SELECT COUNT(*) FROM {stg} s WHERE s.status = 'active' AND NOT EXISTS "
                 f"(SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
@@ -516,15 +607,20 @@ class _ImportRun:
             gone = f"gone_{stg}"
             self.stager.create_temp(gone, ("sourced_id",))
             if mode == "bulk":
-                leaving = (f"SELECT l.sourced_id FROM {live} l WHERE l.tenant_id = :tenant "
-                           f"AND l.status = 'active' AND NOT EXISTS (SELECT 1 FROM {stg} s "
-                           f"WHERE s.sourced_id = l.sourced_id)")  # fmt: skip
+                leaving = (
+                    f"SELECT l.sourced_id FROM {live} l WHERE l.tenant_id = :tenant "
+                    f"AND l.status = 'active' AND NOT EXISTS (SELECT 1 FROM {stg} s "
+                    f"WHERE s.sourced_id = l.sourced_id)"
+                )
             else:
-                leaving = (f"SELECT l.sourced_id FROM {live} l JOIN {stg} s "
-                           f"ON s.sourced_id = l.sourced_id AND s.status = 'tobedeleted' "
-                           f"WHERE l.tenant_id = :tenant AND l.status = 'active'")  # fmt: skip
-            self.connection.execute(text(f"INSERT INTO {gone} (sourced_id) {leaving}"),
-                                    {"tenant": self.tenant_id})  # fmt: skip
+                leaving = (
+                    f"SELECT l.sourced_id FROM {live} l JOIN {stg} s "
+                    f"ON s.sourced_id = l.sourced_id AND s.status = 'tobedeleted' "
+                    f"WHERE l.tenant_id = :tenant AND l.status = 'active'"
+                )
+            self.connection.execute(
+                text(f"INSERT INTO {gone} (sourced_id) {leaving}"), {"tenant": self.tenant_id}
+            )
             counts.deactivated = self._scalar(f"SELECT COUNT(*) FROM {gone}")
             self.summary[file_name] = counts
 
@@ -535,8 +631,12 @@ class _ImportRun:
             )
             # Small rosters (a village, a test) legitimately turn over completely.
             if active >= 50 and users.deactivated > active * self.mass_ratio:
-                self.log.report("import.mass_deactivation", file="users.csv", value=str(active),
-                                detail=str(users.deactivated))  # fmt: skip
+                self.log.report(
+                    "import.mass_deactivation",
+                    file="users.csv",
+                    value=str(active),
+                    detail=str(users.deactivated),
+                )
 
     def _cast_ts(self, sql: str) -> str:
         return f"CAST({sql} AS TIMESTAMPTZ)" if self.is_postgresql else sql
@@ -552,14 +652,41 @@ class _ImportRun:
             stg = table.name
             attrs = table.attributes
             extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
-            columns = ", ".join(("tenant_id", "sourced_id", "status", "date_last_modified",
-                                 "source_modified_at", "row_hash", "extra_metadata", *attrs))  # fmt: skip
-            select = ", ".join((":tenant", "s.sourced_id", "'active'", ":now",
-                                self._cast_ts("s.dlm"), "s.row_hash", extra,
-                                *(f"s.{a}" for a in attrs)))  # fmt: skip
-            updates = ", ".join(f"{c} = excluded.{c}" for c in (
-                "status", "date_last_modified", "source_modified_at", "row_hash",
-                "extra_metadata", *attrs))  # fmt: skip
+            columns = ", ".join(
+                (
+                    "tenant_id",
+                    "sourced_id",
+                    "status",
+                    "date_last_modified",
+                    "source_modified_at",
+                    "row_hash",
+                    "extra_metadata",
+                    *attrs,
+                )
+            )
+            select = ", ".join(
+                (
+                    ":tenant",
+                    "s.sourced_id",
+                    "'active'",
+                    ":now",
+                    self._cast_ts("s.dlm"),
+                    "s.row_hash",
+                    extra,
+                    *(f"s.{a}" for a in attrs),
+                )
+            )
+            updates = ", ".join(
+                f"{c} = excluded.{c}"
+                for c in (
+                    "status",
+                    "date_last_modified",
+                    "source_modified_at",
+                    "row_hash",
+                    "extra_metadata",
+                    *attrs,
+                )
+            )
             self.connection.execute(
                 text(
                     f"INSERT INTO {live} ({columns}) SELECT {select} FROM {stg} s "
@@ -569,8 +696,12 @@ class _ImportRun:
                 ).bindparams(now_param),
                 {"tenant": self.tenant_id},
             )
-            self._deactivate(live, f"SELECT sourced_id FROM gone_{stg}", now_param,
-                             source_stage=stg if mode == "delta" else None)
+            self._deactivate(
+                live,
+                f"SELECT sourced_id FROM gone_{stg}",
+                now_param,
+                source_stage=stg if mode == "delta" else None,
+            )
 
         # People and classes that left take their enrollments and roles with them.
         cascades = (
@@ -583,7 +714,8 @@ class _ImportRun:
                 continue
             gone = f"gone_{self.tables[parent].name}"
             count = self._deactivate(
-                self._live(file_name), f"SELECT sourced_id FROM {self._live(file_name)} "
+                self._live(file_name),
+                f"SELECT sourced_id FROM {self._live(file_name)} "
                 f"WHERE tenant_id = :tenant AND {column} IN (SELECT sourced_id FROM {gone})",
                 now_param,
             )
@@ -591,12 +723,15 @@ class _ImportRun:
                 counts = self.summary.setdefault(file_name, ChangeCounts())
                 counts.deactivated += count
 
-    def _deactivate(self, live: str, ids_sql: str, now_param: Any,
-                    source_stage: str | None = None) -> int:  # fmt: skip
+    def _deactivate(
+        self, live: str, ids_sql: str, now_param: Any, source_stage: str | None = None
+    ) -> int:
         source = ""
         if source_stage is not None:
-            source = (f", source_modified_at = (SELECT {self._cast_ts('s.dlm')} FROM "
-                      f"{source_stage} s WHERE s.sourced_id = {live}.sourced_id)")  # fmt: skip
+            source = (
+                f", source_modified_at = (SELECT {self._cast_ts('s.dlm')} FROM "
+                f"{source_stage} s WHERE s.sourced_id = {live}.sourced_id)"
+            )
         result = self.connection.execute(
             text(
                 f"UPDATE {live} SET status = 'tobedeleted', date_last_modified = :now{source} "

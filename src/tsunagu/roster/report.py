@@ -19,12 +19,31 @@ def write_report_csv(result: ImportResult, path: Path) -> int:
         writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
         writer.writerow(REPORT_COLUMNS)
         for p in result.problems:
-            writer.writerow([p.severity, p.rule, p.file or "", "" if p.row is None else p.row,
-                             p.column or "", p.value or "", p.message_ja, p.message_en])  # fmt: skip
+            writer.writerow(
+                [
+                    p.severity,
+                    p.rule,
+                    p.file or "",
+                    "" if p.row is None else p.row,
+                    p.column or "",
+                    p.value or "",
+                    p.message_ja,
+                    p.message_en,
+                ]
+            )
         for (rule, file), count in sorted(result.suppressed.items(), key=lambda x: str(x)):
-            writer.writerow(["", rule, file or "", "", "", "",
-                             f"ほかに同じ問題が {count} 件あります。",
-                             f"{count} more problems of this rule."])  # fmt: skip
+            writer.writerow(
+                [
+                    "",
+                    rule,
+                    file or "",
+                    "",
+                    "",
+                    "",
+                    f"ほかに同じ問題が {count} 件あります。",
+                    f"{count} more problems of this rule.",
+                ]
+            )
     return len(result.problems)
 
 
@@ -41,11 +60,18 @@ def result_as_json(result: ImportResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "changes": {name: counts.as_dict() for name, counts in result.summary.items()},
         "problems": [
-            {"severity": p.severity.value, "rule": p.rule, "file": p.file, "row": p.row,
-             "column": p.column, "value": p.value, "message_ja": p.message_ja,
-             "message_en": p.message_en}
+            {
+                "severity": p.severity.value,
+                "rule": p.rule,
+                "file": p.file,
+                "row": p.row,
+                "column": p.column,
+                "value": p.value,
+                "message_ja": p.message_ja,
+                "message_en": p.message_en,
+            }
             for p in result.problems
-        ],  # fmt: skip
+        ],
         "suppressed": [
             {"rule": rule, "file": file, "count": count}
             for (rule, file), count in result.suppressed.items()

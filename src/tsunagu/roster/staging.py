@@ -82,9 +82,12 @@ class Stager:
         if self.is_postgresql:
             dbapi = self.connection.connection.dbapi_connection
             assert dbapi is not None
-            with dbapi.cursor() as cursor, cursor.copy(  # type: ignore[attr-defined]
-                f"COPY {name} ({', '.join(columns)}) FROM STDIN"
-            ) as copy:
+            with (
+                dbapi.cursor() as cursor,
+                cursor.copy(  # type: ignore[attr-defined]
+                    f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+                ) as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return

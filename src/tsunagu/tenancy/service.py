@@ -55,7 +55,9 @@ def create_tenant(session: Session, code: str, name: str) -> TenantRef:
 def get_tenant(session: Session, code: str) -> TenantRef:
     tenant = session.scalar(select(Tenant).where(Tenant.code == code.strip()))
     if tenant is None:
-        raise TenantNotFoundError(f"No tenant with code {code}. Create it with 'tsunagu tenant create'.")
+        raise TenantNotFoundError(
+            f"No tenant with code {code}. Create it with 'tsunagu tenant create'."
+        )
     return _ref(tenant)
 
 

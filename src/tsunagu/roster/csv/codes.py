@@ -6,17 +6,34 @@ import re
 
 #: MEXT grade codes: 小 P1–P6, 中 J1–J3, 高 H1–H3, E1–E3 (probably 幼稚園).
 GRADE_CODES = frozenset(
-    [f"P{i}" for i in range(1, 7)] + [f"J{i}" for i in range(1, 4)]
-    + [f"H{i}" for i in range(1, 4)] + [f"E{i}" for i in range(1, 4)]
-)  # fmt: skip
+    [f"P{i}" for i in range(1, 7)]
+    + [f"J{i}" for i in range(1, 4)]
+    + [f"H{i}" for i in range(1, 4)]
+    + [f"E{i}" for i in range(1, 4)]
+)
 
 #: APPLIC subject codes with their subject names (names are [B] in the digest: verify).
 SUBJECT_NAMES: dict[str, str] = {
-    "P010": "国語", "P020": "社会", "P030": "算数", "P040": "理科", "P050": "生活",
-    "P060": "音楽", "P070": "図画工作", "P080": "家庭", "P090": "体育", "P100": "外国語",
-    "J010": "国語", "J020": "社会", "J030": "数学", "J040": "理科", "J050": "音楽",
-    "J060": "美術", "J070": "保健体育", "J080": "技術・家庭", "J090": "外国語",
-}  # fmt: skip
+    "P010": "国語",
+    "P020": "社会",
+    "P030": "算数",
+    "P040": "理科",
+    "P050": "生活",
+    "P060": "音楽",
+    "P070": "図画工作",
+    "P080": "家庭",
+    "P090": "体育",
+    "P100": "外国語",
+    "J010": "国語",
+    "J020": "社会",
+    "J030": "数学",
+    "J040": "理科",
+    "J050": "音楽",
+    "J060": "美術",
+    "J070": "保健体育",
+    "J080": "技術・家庭",
+    "J090": "外国語",
+}
 SUBJECT_CODES = frozenset(SUBJECT_NAMES)
 
 SCHOOL_CODE_PATTERN = re.compile(r"[A-H][12][0-4][0-9][123][0-9]{7}[0-9]")

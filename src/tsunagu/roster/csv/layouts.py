@@ -36,20 +36,35 @@ PROFILE_BY_MANIFEST_VERSION = {v: k for k, v in MANIFEST_VERSION.items()}
 
 #: Every ``file.<name>`` a manifest may declare (OneRoster 1.2 CSV binding).
 ALL_MANIFEST_FILES = (
-    "academicSessions", "categories", "classes", "classResources", "courses", "courseResources",
-    "demographics", "enrollments", "lineItemLearningObjectiveIds", "lineItems",
-    "lineItemScoreScales", "orgs", "resources", "resultLearningObjectiveIds", "results",
-    "resultScoreScales", "roles", "scoreScales", "userProfiles", "userResources", "users",
-)  # fmt: skip
+    "academicSessions",
+    "categories",
+    "classes",
+    "classResources",
+    "courses",
+    "courseResources",
+    "demographics",
+    "enrollments",
+    "lineItemLearningObjectiveIds",
+    "lineItems",
+    "lineItemScoreScales",
+    "orgs",
+    "resources",
+    "resultLearningObjectiveIds",
+    "results",
+    "resultScoreScales",
+    "roles",
+    "scoreScales",
+    "userProfiles",
+    "userResources",
+    "users",
+)
 
 #: Files the 学習eポータル profile requires as ``bulk`` or ``delta``.
 REQUIRED_FILES = ("academicSessions", "classes", "courses", "enrollments", "orgs", "roles", "users")
 
 #: Files outside rostering (gradebook, resources): a roster package must declare them ``absent``.
 OUT_OF_SCOPE_FILES = tuple(
-    f
-    for f in ALL_MANIFEST_FILES
-    if f not in (*REQUIRED_FILES, "demographics", "userProfiles")
+    f for f in ALL_MANIFEST_FILES if f not in (*REQUIRED_FILES, "demographics", "userProfiles")
 )
 
 _COMMON = ("sourcedId", "status", "dateLastModified")
@@ -110,53 +125,125 @@ def _same(columns: tuple[str, ...]) -> dict[Profile, tuple[str, ...]]:
 
 
 _ACADEMIC_SESSIONS = (
-    *_COMMON, "title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear",
-)  # fmt: skip
+    *_COMMON,
+    "title",
+    "type",
+    "startDate",
+    "endDate",
+    "parentSourcedId",
+    "schoolYear",
+)
 _ORGS = (*_COMMON, "name", "type", "identifier", "parentSourcedId")
 _COURSES = (
-    *_COMMON, "schoolYearSourcedId", "title", "courseCode", "grades", "orgSourcedId",
-    "subjects", "subjectCodes",
-)  # fmt: skip
+    *_COMMON,
+    "schoolYearSourcedId",
+    "title",
+    "courseCode",
+    "grades",
+    "orgSourcedId",
+    "subjects",
+    "subjectCodes",
+)
 _CLASSES = (
-    *_COMMON, "title", "grades", "courseSourcedId", "classCode", "classType", "location",
-    "schoolSourcedId", "termSourcedIds", "subjects", "subjectCodes", "periods",
+    *_COMMON,
+    "title",
+    "grades",
+    "courseSourcedId",
+    "classCode",
+    "classType",
+    "location",
+    "schoolSourcedId",
+    "termSourcedIds",
+    "subjects",
+    "subjectCodes",
+    "periods",
     "metadata.jp.specialNeeds",
-)  # fmt: skip
+)
 _USERS_HEAD = (
-    *_COMMON, "enabledUser", "username", "userIds", "givenName", "familyName", "middleName",
-    "identifier", "email", "sms", "phone", "agentSourcedIds", "grades", "password",
+    *_COMMON,
+    "enabledUser",
+    "username",
+    "userIds",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
     "userMasterIdentifier",
-)  # fmt: skip
+)
 _USERS_TAIL = (
-    "preferredGivenName", "preferredMiddleName", "preferredFamilyName", "primaryOrgSourcedId",
-    "pronouns", "metadata.jp.kanaGivenName", "metadata.jp.kanaFamilyName",
-    "metadata.jp.kanaMiddleName", "metadata.jp.homeClass",
-)  # fmt: skip
+    "preferredGivenName",
+    "preferredMiddleName",
+    "preferredFamilyName",
+    "primaryOrgSourcedId",
+    "pronouns",
+    "metadata.jp.kanaGivenName",
+    "metadata.jp.kanaFamilyName",
+    "metadata.jp.kanaMiddleName",
+    "metadata.jp.homeClass",
+)
 _USERS_V3 = (*_USERS_HEAD, "resourceSourcedIds", *_USERS_TAIL)
 _USERS_V4 = (
-    *_USERS_HEAD, *_USERS_TAIL, "metadata.jp.kanaPreferredFamilyName",
-    "metadata.jp.kanaPreferredGivenName", "metadata.jp.kanaPreferredMiddleName",
-)  # fmt: skip
+    *_USERS_HEAD,
+    *_USERS_TAIL,
+    "metadata.jp.kanaPreferredFamilyName",
+    "metadata.jp.kanaPreferredGivenName",
+    "metadata.jp.kanaPreferredMiddleName",
+)
 _ROLES = (
-    *_COMMON, "userSourcedId", "roleType", "role", "beginDate", "endDate", "orgSourcedId",
+    *_COMMON,
+    "userSourcedId",
+    "roleType",
+    "role",
+    "beginDate",
+    "endDate",
+    "orgSourcedId",
     "userProfileSourcedId",
-)  # fmt: skip
+)
 _ENROLLMENTS_BASE = (
-    *_COMMON, "classSourcedId", "schoolSourcedId", "userSourcedId", "role", "primary",
-    "beginDate", "endDate",
-)  # fmt: skip
+    *_COMMON,
+    "classSourcedId",
+    "schoolSourcedId",
+    "userSourcedId",
+    "role",
+    "primary",
+    "beginDate",
+    "endDate",
+)
 _ENROLLMENTS_V3 = (*_ENROLLMENTS_BASE, "metadata.jp.ShussekiNo", "metadata.jp.PublicFlg")
 _ENROLLMENTS_V6 = (*_ENROLLMENTS_BASE, "metadata.jp.shussekiNo", "metadata.jp.publicFlg")
 _USER_PROFILES = (
-    *_COMMON, "userSourcedId", "profileType", "vendorId", "applicationId", "description",
-    "credentialType", "username", "password",
-)  # fmt: skip
+    *_COMMON,
+    "userSourcedId",
+    "profileType",
+    "vendorId",
+    "applicationId",
+    "description",
+    "credentialType",
+    "username",
+    "password",
+)
 _DEMOGRAPHICS = (
-    *_COMMON, "birthDate", "sex", "americanIndianOrAlaskaNative", "asian",
-    "blackOrAfricanAmerican", "nativeHawaiianOrOtherPacificIslander", "white",
-    "demographicRaceTwoOrMoreRaces", "hispanicOrLatinoEthnicity", "countryOfBirthCode",
-    "stateOfBirthAbbreviation", "cityOfBirth", "publicSchoolResidenceStatus",
-)  # fmt: skip
+    *_COMMON,
+    "birthDate",
+    "sex",
+    "americanIndianOrAlaskaNative",
+    "asian",
+    "blackOrAfricanAmerican",
+    "nativeHawaiianOrOtherPacificIslander",
+    "white",
+    "demographicRaceTwoOrMoreRaces",
+    "hispanicOrLatinoEthnicity",
+    "countryOfBirthCode",
+    "stateOfBirthAbbreviation",
+    "cityOfBirth",
+    "publicSchoolResidenceStatus",
+)
 
 LAYOUTS: dict[str, FileLayout] = {
     layout.name: layout
@@ -185,19 +272,34 @@ LAYOUTS: dict[str, FileLayout] = {
             name="classes",
             columns=_same(_CLASSES),
             required=frozenset(
-                {"sourcedId", "title", "courseSourcedId", "classType", "schoolSourcedId",
-                 "termSourcedIds"}
-            ),  # fmt: skip
+                {
+                    "sourcedId",
+                    "title",
+                    "courseSourcedId",
+                    "classType",
+                    "schoolSourcedId",
+                    "termSourcedIds",
+                }
+            ),
             attributes=_attrs(_CLASSES),
         ),
         FileLayout(
             name="users",
             columns={Profile.V3: _USERS_V3, Profile.V4: _USERS_V4, Profile.V6: _USERS_V4},
             required=frozenset(
-                {"sourcedId", "enabledUser", "username", "givenName", "familyName",
-                 "userMasterIdentifier", "preferredGivenName", "preferredFamilyName",
-                 "metadata.jp.kanaGivenName", "metadata.jp.kanaFamilyName"}
-            ),  # fmt: skip
+                {
+                    "sourcedId",
+                    "enabledUser",
+                    "username",
+                    "givenName",
+                    "familyName",
+                    "userMasterIdentifier",
+                    "preferredGivenName",
+                    "preferredFamilyName",
+                    "metadata.jp.kanaGivenName",
+                    "metadata.jp.kanaFamilyName",
+                }
+            ),
             attributes=_attrs(
                 (*_USERS_V3, *_USERS_V4), **{"metadata.jp.homeClass": "home_class_sourced_id"}
             ),
@@ -209,9 +311,15 @@ LAYOUTS: dict[str, FileLayout] = {
             name="userProfiles",
             columns=_same(_USER_PROFILES),
             required=frozenset(
-                {"sourcedId", "userSourcedId", "profileType", "vendorId", "credentialType",
-                 "username"}
-            ),  # fmt: skip
+                {
+                    "sourcedId",
+                    "userSourcedId",
+                    "profileType",
+                    "vendorId",
+                    "credentialType",
+                    "username",
+                }
+            ),
             attributes=_attrs(_USER_PROFILES),
             not_stored=frozenset({"password"}),
         ),
@@ -236,9 +344,15 @@ LAYOUTS: dict[str, FileLayout] = {
                 Profile.V6: _ENROLLMENTS_V6,
             },
             required=frozenset(
-                {"sourcedId", "classSourcedId", "schoolSourcedId", "userSourcedId", "role",
-                 "primary"}
-            ),  # fmt: skip
+                {
+                    "sourcedId",
+                    "classSourcedId",
+                    "schoolSourcedId",
+                    "userSourcedId",
+                    "role",
+                    "primary",
+                }
+            ),
             attributes=_attrs(
                 (*_ENROLLMENTS_V3, *_ENROLLMENTS_V6),
                 **{
@@ -254,6 +368,13 @@ LAYOUTS: dict[str, FileLayout] = {
 
 #: The order in which files are read and applied: every reference points to an earlier file.
 FILE_ORDER = (
-    "orgs", "academicSessions", "courses", "classes", "users", "userProfiles", "roles",
-    "demographics", "enrollments",
-)  # fmt: skip
+    "orgs",
+    "academicSessions",
+    "courses",
+    "classes",
+    "users",
+    "userProfiles",
+    "roles",
+    "demographics",
+    "enrollments",
+)

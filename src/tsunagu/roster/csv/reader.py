@@ -28,8 +28,12 @@ from tsunagu.roster.csv.layouts import (
 from tsunagu.roster.csv.problems import ProblemLog
 
 FILE_MODES = ("absent", "bulk", "delta")
-_MANIFEST_OTHER_PROPERTIES = {"manifest.version", "oneroster.version", "source.systemName",
-                              "source.systemCode"}  # fmt: skip
+_MANIFEST_OTHER_PROPERTIES = {
+    "manifest.version",
+    "oneroster.version",
+    "source.systemName",
+    "source.systemCode",
+}
 _SNIFF_BYTES = 1 << 16
 # A record whose every field is double-quoted: "a","b""c",""
 _FULLY_QUOTED = re.compile(r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*')
@@ -55,12 +59,15 @@ class Package:
                 raise PackageError(f"{path.name} is not a ZIP file ({exc})") from exc
             names = [n for n in self._zip.namelist() if not n.endswith("/")]
             # Accept packages zipped with their folder (RO_…/manifest.csv) as well as flat ones.
-            prefixes = {n.rsplit("/", 1)[0] + "/" if "/" in n else "" for n in names
-                        if n.rsplit("/", 1)[-1] == "manifest.csv"}  # fmt: skip
+            prefixes = {
+                n.rsplit("/", 1)[0] + "/" if "/" in n else ""
+                for n in names
+                if n.rsplit("/", 1)[-1] == "manifest.csv"
+            }
             prefix = prefixes.pop() if len(prefixes) == 1 else ""
             for name in names:
-                if name.startswith(prefix) and "/" not in name[len(prefix):]:
-                    self._members[name[len(prefix):]] = name
+                if name.startswith(prefix) and "/" not in name[len(prefix) :]:
+                    self._members[name[len(prefix) :]] = name
         else:
             raise PackageError(f"{path} does not exist")
 
@@ -136,7 +143,7 @@ class CsvStream:
         start = self._raw.read(_SNIFF_BYTES)
         if start.startswith(codecs.BOM_UTF8):
             log.report("encoding.bom", file=name)
-            start = start[len(codecs.BOM_UTF8):]
+            start = start[len(codecs.BOM_UTF8) :]
         if not _decode_start(start, name, log):
             self._raw.close()
             return
@@ -168,11 +175,15 @@ class CsvStream:
     def _check_form(self, row: int) -> None:
         lines = self._lines
         self._lines = []
-        if not self._crlf_reported and lines and not lines[-1].endswith("\r\n"):
-            # The last line of a file may lack a terminator altogether; that is fine.
-            if lines[-1].endswith("\n") or (len(lines) > 1 and not lines[-2].endswith("\r\n")):
-                self._crlf_reported = True
-                self.log.report("csv.line_ending", file=self.name, row=row, value=str(self._line_no))
+        # The last line of a file may lack a terminator altogether; that is fine.
+        if (
+            not self._crlf_reported
+            and lines
+            and not lines[-1].endswith("\r\n")
+            and (lines[-1].endswith("\n") or (len(lines) > 1 and not lines[-2].endswith("\r\n")))
+        ):
+            self._crlf_reported = True
+            self.log.report("csv.line_ending", file=self.name, row=row, value=str(self._line_no))
         if not self._quote_reported:
             record = "".join(lines).rstrip("\r\n")
             if record and not (
@@ -193,8 +204,13 @@ class CsvStream:
                 if not values:  # a blank line
                     continue
                 if len(values) != width:
-                    self.log.report("csv.field_count", file=self.name, row=row,
-                                    value=str(len(values)), detail=str(width))  # fmt: skip
+                    self.log.report(
+                        "csv.field_count",
+                        file=self.name,
+                        row=row,
+                        value=str(len(values)),
+                        detail=str(width),
+                    )
                     continue
                 yield row, values
         except csv.Error as exc:
@@ -229,48 +245,82 @@ def read_manifest(package: Package, log: ProblemLog) -> Manifest | None:
     finally:
         stream.close()
 
-    manifest = Manifest(profile=None, oneroster_version=properties.get("oneroster.version"),
-                        properties=properties)  # fmt: skip
+    manifest = Manifest(
+        profile=None, oneroster_version=properties.get("oneroster.version"), properties=properties
+    )
     if properties.get("manifest.version") != "1.0":
-        log.report("manifest.version", file="manifest.csv", row=rows.get("manifest.version"),
-                   column="value", value=properties.get("manifest.version", ""))  # fmt: skip
+        log.report(
+            "manifest.version",
+            file="manifest.csv",
+            row=rows.get("manifest.version"),
+            column="value",
+            value=properties.get("manifest.version", ""),
+        )
     version = properties.get("oneroster.version", "")
     manifest.profile = PROFILE_BY_MANIFEST_VERSION.get(version)
     if manifest.profile is None:
-        log.report("manifest.oneroster_version", file="manifest.csv",
-                   row=rows.get("oneroster.version"), column="value", value=version)  # fmt: skip
+        log.report(
+            "manifest.oneroster_version",
+            file="manifest.csv",
+            row=rows.get("oneroster.version"),
+            column="value",
+            value=version,
+        )
 
     known_files = set(ALL_MANIFEST_FILES)
     for name, value in properties.items():
         if name.startswith("file."):
             file_name = name.removeprefix("file.")
             if file_name not in known_files:
-                log.report("manifest.unknown_property", file="manifest.csv", row=rows[name],
-                           column="propertyName", value=name)  # fmt: skip
+                log.report(
+                    "manifest.unknown_property",
+                    file="manifest.csv",
+                    row=rows[name],
+                    column="propertyName",
+                    value=name,
+                )
             elif value not in FILE_MODES:
-                log.report("manifest.file_mode", file="manifest.csv", row=rows[name],
-                           column="value", value=value)  # fmt: skip
+                log.report(
+                    "manifest.file_mode",
+                    file="manifest.csv",
+                    row=rows[name],
+                    column="value",
+                    value=value,
+                )
             else:
                 manifest.modes[file_name] = value
         elif name not in _MANIFEST_OTHER_PROPERTIES:
-            log.report("manifest.unknown_property", file="manifest.csv", row=rows[name],
-                       column="propertyName", value=name)  # fmt: skip
+            log.report(
+                "manifest.unknown_property",
+                file="manifest.csv",
+                row=rows[name],
+                column="propertyName",
+                value=name,
+            )
 
     any_delta = any(mode == "delta" for mode in manifest.modes.values())
     for file_name in ALL_MANIFEST_FILES:
         mode = manifest.mode(file_name)
         filename = f"{file_name}.csv"
         if mode != "absent" and not package.has(filename):
-            log.report("manifest.file_missing", file="manifest.csv",
-                       row=rows.get(f"file.{file_name}"), value=filename)  # fmt: skip
+            log.report(
+                "manifest.file_missing",
+                file="manifest.csv",
+                row=rows.get(f"file.{file_name}"),
+                value=filename,
+            )
         if mode == "absent" and package.has(filename):
             log.report("manifest.undeclared_file", file=filename, value=filename)
         if mode != "absent" and file_name in OUT_OF_SCOPE_FILES:
             log.report("manifest.out_of_scope_file", file=filename, value=filename)
         # A delta package carries only what changed; a bulk package must be whole.
         if file_name in REQUIRED_FILES and mode == "absent" and not any_delta:
-            log.report("manifest.required_file", file="manifest.csv",
-                       row=rows.get(f"file.{file_name}"), value=filename)  # fmt: skip
+            log.report(
+                "manifest.required_file",
+                file="manifest.csv",
+                row=rows.get(f"file.{file_name}"),
+                value=filename,
+            )
     return manifest
 
 
@@ -319,11 +369,21 @@ def check_header(
     if foreign:
         last_declared = max(header.index(c) for c in present) if present else -1
         if any(header.index(c) < last_declared for c in foreign):
-            log.report("header.order", file=filename, row=0, column=foreign[0],
-                       detail=f"> {last_declared + 1}")  # fmt: skip
+            log.report(
+                "header.order",
+                file=filename,
+                row=0,
+                column=foreign[0],
+                detail=f"> {last_declared + 1}",
+            )
             return False
-        log.report("header.layout", file=filename, row=0, value=_version_of(profile),
-                   detail=", ".join(foreign))  # fmt: skip
+        log.report(
+            "header.layout",
+            file=filename,
+            row=0,
+            value=_version_of(profile),
+            detail=", ".join(foreign),
+        )
     return True
 
 

@@ -22,7 +22,9 @@ from tsunagu.roster.csv.layouts import LAYOUTS
 from tsunagu.roster.csv.problems import RULES, ProblemLog, Severity
 
 UUID_V4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-_UUID_ANY = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID_ANY = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR = re.compile(r"\d{4}")
 _HALFWIDTH_KANA = re.compile(r"[\uff61-\uff9f]")
@@ -38,35 +40,70 @@ SESSION_TYPES = ("schoolYear",)
 CLASS_TYPES = ("homeroom", "scheduled")
 ROLE_TYPES = ("primary", "secondary")
 # K社 allows six; T社 and M社 also proctor and systemAdministrator (eportal-standard.md §4.6).
-ROLES = ("districtAdministrator", "guardian", "principal", "siteAdministrator", "student",
-         "teacher", "proctor", "systemAdministrator")  # fmt: skip
+ROLES = (
+    "districtAdministrator",
+    "guardian",
+    "principal",
+    "siteAdministrator",
+    "student",
+    "teacher",
+    "proctor",
+    "systemAdministrator",
+)
 FORBIDDEN_ROLES = ("parent", "relative")
 ENROLLMENT_ROLES = ("student", "teacher", "administrator", "proctor", "guardian")
 SEXES = ("male", "female", "unspecified", "other")
 DELTA_STATUSES = ("active", "tobedeleted")
 
 _UUID_COLUMNS = {
-    "sourcedId", "parentSourcedId", "schoolYearSourcedId", "orgSourcedId", "courseSourcedId",
-    "schoolSourcedId", "classSourcedId", "userSourcedId", "userProfileSourcedId",
-    "primaryOrgSourcedId", "userMasterIdentifier", "metadata.jp.homeClass",
-}  # fmt: skip
+    "sourcedId",
+    "parentSourcedId",
+    "schoolYearSourcedId",
+    "orgSourcedId",
+    "courseSourcedId",
+    "schoolSourcedId",
+    "classSourcedId",
+    "userSourcedId",
+    "userProfileSourcedId",
+    "primaryOrgSourcedId",
+    "userMasterIdentifier",
+    "metadata.jp.homeClass",
+}
 _UUID_LIST_COLUMNS = {"termSourcedIds", "agentSourcedIds"}
 _DATE_COLUMNS = {"startDate", "endDate", "beginDate", "birthDate"}
 _BOOLEAN_COLUMNS = {
-    "primary", "metadata.jp.specialNeeds", "metadata.jp.PublicFlg", "metadata.jp.publicFlg",
-    "americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican",
-    "nativeHawaiianOrOtherPacificIslander", "white", "demographicRaceTwoOrMoreRaces",
+    "primary",
+    "metadata.jp.specialNeeds",
+    "metadata.jp.PublicFlg",
+    "metadata.jp.publicFlg",
+    "americanIndianOrAlaskaNative",
+    "asian",
+    "blackOrAfricanAmerican",
+    "nativeHawaiianOrOtherPacificIslander",
+    "white",
+    "demographicRaceTwoOrMoreRaces",
     "hispanicOrLatinoEthnicity",
-}  # fmt: skip
+}
 _FULLWIDTH_COLUMNS = {
-    "name", "title", "location", "description", "givenName", "familyName", "middleName",
-    "preferredGivenName", "preferredMiddleName", "preferredFamilyName",
-}  # fmt: skip
+    "name",
+    "title",
+    "location",
+    "description",
+    "givenName",
+    "familyName",
+    "middleName",
+    "preferredGivenName",
+    "preferredMiddleName",
+    "preferredFamilyName",
+}
 _KANA_COLUMNS = {
-    "metadata.jp.kanaGivenName", "metadata.jp.kanaFamilyName", "metadata.jp.kanaMiddleName",
-    "metadata.jp.kanaPreferredGivenName", "metadata.jp.kanaPreferredFamilyName",
+    "metadata.jp.kanaGivenName",
+    "metadata.jp.kanaFamilyName",
+    "metadata.jp.kanaMiddleName",
+    "metadata.jp.kanaPreferredGivenName",
+    "metadata.jp.kanaPreferredFamilyName",
     "metadata.jp.kanaPreferredMiddleName",
-}  # fmt: skip
+}
 _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("orgs", "type"): ORG_TYPES,
     ("academicSessions", "type"): SESSION_TYPES,
@@ -97,10 +134,16 @@ class _Ctx:
     row: int = 0
     failed: bool = False
 
-    def report(self, code: str, column: str | None = None, value: str | None = None,
-               detail: str | None = None) -> None:  # fmt: skip
-        self.log.report(code, file=self.file, row=self.row, column=column, value=value,
-                        detail=detail)  # fmt: skip
+    def report(
+        self,
+        code: str,
+        column: str | None = None,
+        value: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.log.report(
+            code, file=self.file, row=self.row, column=column, value=value, detail=detail
+        )
         if code in _ERROR_CODES:
             self.failed = True
 
@@ -281,9 +324,7 @@ class RowValidator:
         ]
         self._status = self.index.get("status")
         self._dlm = self.index.get("dateLastModified")
-        self._password = [
-            (self.index[c], c) for c in layout.not_stored if c in self.index
-        ]
+        self._password = [(self.index[c], c) for c in layout.not_stored if c in self.index]
         self._password_reported = False
         self._row_checks: list[Callable[[list[str]], None]] = []
         extra = getattr(self, f"_row_{file_name}", None)
@@ -377,8 +418,9 @@ class RowValidator:
         subjects = split_list(self.value(values, "subjects"))
         codes = split_list(self.value(values, "subjectCodes"))
         if subjects and codes and len(subjects) != len(codes):
-            self._ctx.report("value.subjects_mismatch", "subjectCodes", str(len(subjects)),
-                             str(len(codes)))  # fmt: skip
+            self._ctx.report(
+                "value.subjects_mismatch", "subjectCodes", str(len(subjects)), str(len(codes))
+            )
 
     def _row_enrollments(self, values: list[str]) -> None:
         primary = self.value(values, "primary")

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from tsunagu.roster.csv.layouts import (
     ALL_MANIFEST_FILES,
@@ -27,7 +27,7 @@ class _Writable(Protocol):
     def write(self, s: str, /) -> int: ...
 
 
-def _writer(stream: _Writable) -> csv.Writer:
+def _writer(stream: _Writable) -> Any:
     return csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
 
 
@@ -93,8 +93,11 @@ class PackageWriter:
 
     def write_manifest(self, rows: Sequence[tuple[str, str]]) -> None:
         with self.open_text("manifest.csv") as stream:
-            write_rows(stream, ["propertyName", "value"], (dict(
-                propertyName=name, value=value) for name, value in rows))
+            write_rows(
+                stream,
+                ["propertyName", "value"],
+                (dict(propertyName=name, value=value) for name, value in rows),
+            )
 
     def write_file(
         self,
