@@ -80,13 +80,13 @@ class Stager:
     def load(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Load rows (an iterable, consumed once) into a staging table."""
         if self.is_postgresql:
-            dbapi = self.connection.connection.dbapi_connection
-            assert dbapi is not None
+            import psycopg
+
+            pg = self.connection.connection.dbapi_connection
+            assert isinstance(pg, psycopg.Connection)
             with (
-                dbapi.cursor() as cursor,
-                cursor.copy(  # type: ignore[attr-defined]
-                    f"COPY {name} ({', '.join(columns)}) FROM STDIN"
-                ) as copy,
+                pg.cursor() as cursor,
+                cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy,
             ):
                 for row in rows:
                     copy.write_row(row)
