@@ -1,4 +1,4 @@
-"""The ``tsunagu`` command as an operator uses it: JSON on stdout, problems on stderr, exit codes."""
+"""The ``tsunagu`` command as operators use it: JSON on stdout, problems on stderr, exit codes."""
 
 from __future__ import annotations
 

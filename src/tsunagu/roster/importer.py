@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import operator
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,8 @@ from tsunagu.roster.csv.rules import RowValidator, parse_iso_datetime, split_lis
 from tsunagu.roster.models import RosterImport
 from tsunagu.roster.staging import LIST_REFS_TABLE, Stager, StagingTable, staging_table_for
 from tsunagu.tenancy.service import get_tenant
+
+logger = logging.getLogger(__name__)
 
 #: (file name, rows done so far)
 ProgressCallback = Callable[[str, int], None]
@@ -123,6 +128,7 @@ REFERENCES = (
     Reference("enrollments", "schoolSourcedId", "orgs", ("type", "school")),
     Reference("enrollments", "userSourcedId", "users"),
 )
+_REFERENCED = frozenset(ref.target for ref in REFERENCES)
 _TARGET_LABEL = {
     "orgs": "orgs.csv",
     "academicSessions": "academicSessions.csv",
@@ -222,9 +228,11 @@ def _record(container: Container, tenant_id: int, result: ImportResult, started:
         return record.id
 
 
-def _row_hash(values: Sequence[str | None]) -> str:
-    joined = "\x1f".join(v or "" for v in values)
-    return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
+@contextmanager
+def _timed(phase: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    logger.info("roster import: %s took %.2f s", phase, time.perf_counter() - started)
 
 
 @dataclass
@@ -251,6 +259,9 @@ class _ImportRun:
         self.stager = stager
         self.is_postgresql = stager.is_postgresql
         if self.is_postgresql:
+            # Staging tables live in session-local buffers (8 MB by default): give a city's
+            # million enrollments room before the session first touches a temporary table.
+            connection.execute(text("SET temp_buffers = '512MB'"))
             # One import per tenant at a time; a second waits instead of interleaving.
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(7351, :t)"), {"t": self.tenant_id}
@@ -265,17 +276,22 @@ class _ImportRun:
                 self.modes[file_name] = "absent"
                 continue
             stager.create(table)
-            self._stage_file(package, file_name, mode, profile, table)
-            self._check_file(file_name)
+            with _timed(f"stage {file_name}"):
+                self._stage_file(package, file_name, mode, profile, table)
+            with _timed(f"check {file_name}"):
+                self._check_file(file_name)
         if self.log.has_errors:
             return profile
-        self._check_users_and_roles()
+        with _timed("check users and roles"):
+            self._check_users_and_roles()
         if self.log.has_errors:
             return profile
-        self._diff()
+        with _timed("diff"):
+            self._diff()
         if self.log.has_errors:
             return profile
-        self._apply()
+        with _timed("apply"):
+            self._apply()
         return profile
 
     # ----------------------------------------------------------------- streaming
@@ -299,14 +315,16 @@ class _ImportRun:
             if not layout.stored:
                 self.log.report("demographics.not_stored", file=layout.filename)
             validator = RowValidator(file_name, header, mode, self.tenant_code, self.log)
-            list_refs: list[tuple[str, int, str, str]] = []
+            list_refs: list[tuple[str, str, str, str]] = []
             rows = self._staging_rows(stream, validator, table, file_name, mode, list_refs)
             self.stager.load(table.name, table.columns, rows)
             if list_refs:
                 self.stager.load(LIST_REFS_TABLE, ("file", "row_no", "col", "value"), list_refs)
         finally:
             stream.close()
-        self.stager.index(table.name, "sourced_id")
+        # Look-ups by sourcedId serve references into this file; nothing refers to
+        # enrollments or roles, whose joins PostgreSQL hashes anyway.
+        self.stager.index(table.name, "sourced_id" if file_name in _REFERENCED else None)
 
     def _staging_rows(
         self,
@@ -315,17 +333,19 @@ class _ImportRun:
         table: StagingTable,
         file_name: str,
         mode: str,
-        list_refs_out: list[tuple[str, int, str, str]],
+        list_refs_out: list[tuple[str, str, str, str]],
     ) -> Iterator[tuple[Any, ...]]:
         layout = LAYOUTS[file_name]
         header = stream.header or []
         index = validator.index
         # Position of each staged attribute in this header (first matching column wins: a file
-        # may spell shussekiNo both ways; the profile's spelling comes first in the header).
-        positions: list[int | None] = []
-        for attr in table.attributes:
-            pos = next((i for i, c in enumerate(header) if layout.attributes.get(c) == attr), None)
-            positions.append(pos)
+        # may spell shussekiNo both ways). Attributes the header lacks read a trailing "".
+        missing = len(header)
+        positions = [
+            next((i for i, c in enumerate(header) if layout.attributes.get(c) == attr), missing)
+            for attr in table.attributes
+        ]
+        pick = operator.itemgetter(*positions) if len(positions) > 1 else None
         known = layout.known_columns()
         extras = [
             (i, c) for i, c in enumerate(header) if c.startswith("metadata.") and c not in known
@@ -340,34 +360,35 @@ class _ImportRun:
         ]
         delta = mode == "delta"
         rows_done = 0
+        # Rows are tuples of strings, "" meaning empty (NULL once staged): the cheapest shape for
+        # COPY, which carries a city's million enrollments.
         for row_no, values in stream.rows():
             validator.validate(row_no, values)
             rows_done += 1
             if self.progress is not None and rows_done % _PROGRESS_EVERY == 0:
                 self.progress(file_name, rows_done)
-            attrs = [values[p] or None if p is not None else None for p in positions]
-            extra = {c: values[i] for i, c in extras if values[i]}
-            extra_json = json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None
+            values.append("")
+            attrs: tuple[str, ...] = pick(values) if pick is not None else ()
+            extra_json = ""
+            if extras:
+                extra = {c: values[i] for i, c in extras if values[i]}
+                if extra:
+                    extra_json = json.dumps(extra, ensure_ascii=False, sort_keys=True)
             status = "active"
-            dlm = None
+            dlm = ""
             if delta:
                 status = values[status_pos] if status_pos is not None else ""
                 parsed = parse_iso_datetime(values[dlm_pos]) if dlm_pos is not None else None
-                dlm = self._timestamp_text(parsed) if parsed else None
+                dlm = self._timestamp_text(parsed) if parsed else ""
             for pos, column in list_refs:
                 if values[pos] and status == "active":
                     list_refs_out.extend(
-                        (file_name, row_no, column, item) for item in split_list(values[pos])
+                        (file_name, str(row_no), column, item) for item in split_list(values[pos])
                     )
-            yield (
-                row_no,
-                values[sourced_pos],
-                status,
-                dlm,
-                _row_hash([*attrs, extra_json]),
-                extra_json,
-                *attrs,
-            )
+            digest = hashlib.blake2b(
+                ("\x1f".join(attrs) + "\x1f" + extra_json).encode(), digest_size=16
+            ).hexdigest()
+            yield (str(row_no), values[sourced_pos], status, dlm, digest, extra_json, *attrs)
         if self.progress is not None:
             self.progress(file_name, rows_done)
 
@@ -652,47 +673,40 @@ class _ImportRun:
             stg = table.name
             attrs = table.attributes
             extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
-            columns = ", ".join(
-                (
-                    "tenant_id",
-                    "sourced_id",
-                    "status",
-                    "date_last_modified",
-                    "source_modified_at",
-                    "row_hash",
-                    "extra_metadata",
-                    *attrs,
-                )
+            # Values per live column, read from the staging row ``s``.
+            values = {
+                "tenant_id": ":tenant",
+                "sourced_id": "s.sourced_id",
+                "status": "'active'",
+                "date_last_modified": ":now",
+                "source_modified_at": self._cast_ts("s.dlm"),
+                "row_hash": "s.row_hash",
+                "extra_metadata": extra,
+                **{a: f"s.{a}" for a in attrs},
+            }
+            # New rows and changed rows separately: a plain INSERT of a city's million
+            # enrollments is much cheaper than INSERT … ON CONFLICT, and unchanged rows are
+            # touched by neither statement.
+            self.connection.execute(
+                text(
+                    f"INSERT INTO {live} ({', '.join(values)}) "
+                    f"SELECT {', '.join(values.values())} FROM {stg} s "
+                    f"WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM {live} l "
+                    f"WHERE l.tenant_id = :tenant AND l.sourced_id = s.sourced_id)"
+                ).bindparams(now_param),
+                {"tenant": self.tenant_id},
             )
-            select = ", ".join(
-                (
-                    ":tenant",
-                    "s.sourced_id",
-                    "'active'",
-                    ":now",
-                    self._cast_ts("s.dlm"),
-                    "s.row_hash",
-                    extra,
-                    *(f"s.{a}" for a in attrs),
-                )
-            )
-            updates = ", ".join(
-                f"{c} = excluded.{c}"
-                for c in (
-                    "status",
-                    "date_last_modified",
-                    "source_modified_at",
-                    "row_hash",
-                    "extra_metadata",
-                    *attrs,
-                )
+            assignments = ", ".join(
+                f"{column} = {value}"
+                for column, value in values.items()
+                if column not in ("tenant_id", "sourced_id")
             )
             self.connection.execute(
                 text(
-                    f"INSERT INTO {live} ({columns}) SELECT {select} FROM {stg} s "
-                    f"WHERE s.status = 'active' "
-                    f"ON CONFLICT (tenant_id, sourced_id) DO UPDATE SET {updates} "
-                    f"WHERE {live}.row_hash <> excluded.row_hash OR {live}.status <> 'active'"
+                    f"UPDATE {live} SET {assignments} FROM {stg} s "
+                    f"WHERE {live}.tenant_id = :tenant AND {live}.sourced_id = s.sourced_id "
+                    f"AND s.status = 'active' "
+                    f"AND ({live}.row_hash <> s.row_hash OR {live}.status <> 'active')"
                 ).bindparams(now_param),
                 {"tenant": self.tenant_id},
             )

@@ -157,7 +157,7 @@ class CsvStream:
         self._reader = csv.reader(self._line_source(), strict=True)
         try:
             self.header = next(self._reader)
-            self._check_form(0)
+            self._check_form(0, len(self.header))
         except StopIteration:
             log.report("header.empty", file=name)
             return
@@ -172,23 +172,25 @@ class CsvStream:
             self._lines.append(line)
             yield line
 
-    def _check_form(self, row: int) -> None:
+    def _check_form(self, row: int, width: int) -> None:
+        """Line ending and quoting of the record just read (from the raw lines it came from)."""
         lines = self._lines
         self._lines = []
-        # The last line of a file may lack a terminator altogether; that is fine.
-        if (
-            not self._crlf_reported
-            and lines
-            and not lines[-1].endswith("\r\n")
-            and (lines[-1].endswith("\n") or (len(lines) > 1 and not lines[-2].endswith("\r\n")))
-        ):
+        if not lines:
+            return
+        record = lines[0] if len(lines) == 1 else "".join(lines)
+        # A missing terminator is fine (the file's last line); a bare LF is not CRLF.
+        if not self._crlf_reported and record.endswith("\n") and not record.endswith("\r\n"):
             self._crlf_reported = True
             self.log.report("csv.line_ending", file=self.name, row=row, value=str(self._line_no))
         if not self._quote_reported:
-            record = "".join(lines).rstrip("\r\n")
-            if record and not (
-                record.startswith('"') and record.endswith('"') and _FULLY_QUOTED.fullmatch(record)
-            ):
+            body = record.rstrip("\r\n")
+            # Fast path: quoted at both ends with exactly one '","' between each pair of fields.
+            # Only when that count is off (a value holding '","', or a bare value) does the full
+            # pattern decide.
+            if not body or (body[0] == '"' and body[-1] == '"' and body.count('","') == width - 1):
+                return
+            if not _FULLY_QUOTED.fullmatch(body):
                 self._quote_reported = True
                 self.log.report("csv.unquoted", file=self.name, row=row, value=str(self._line_no))
 
@@ -200,7 +202,7 @@ class CsvStream:
         try:
             for values in self._reader:
                 row += 1
-                self._check_form(row)
+                self._check_form(row, width)
                 if not values:  # a blank line
                     continue
                 if len(values) != width:
