@@ -7,6 +7,7 @@ the importer accepts.
 
 from __future__ import annotations
 
+import _csv
 import csv
 import io
 import zipfile
@@ -27,7 +28,7 @@ class _Writable(Protocol):
     def write(self, s: str, /) -> int: ...
 
 
-def _writer(stream: _Writable) -> csv.Writer:
+def _writer(stream: _Writable) -> _csv.Writer:
     return csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
 
 
