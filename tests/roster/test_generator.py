@@ -265,7 +265,9 @@ def test_delta_package_shape(tmp_path: Path, demo_zip: Path) -> None:
         for e in ended
     )
     assert not any(e["sourcedId"] in base_enrollments for e in begun)
-    assert 0.005 <= len(delta.rows["enrollments"]) / len(base_enrollments) <= 0.02
+    assert summary.base_enrollments == len(base_enrollments)
+    assert summary.changed_enrollments == len(delta.rows["enrollments"])
+    assert 0.005 <= summary.changed_enrollments / summary.base_enrollments <= 0.02
 
     base_users = base.by_id("users")
     withdrawn = [u for u in delta.rows["users"] if u["status"] == "tobedeleted"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -887,6 +888,7 @@ def generate_roster(
 
 #: Default time stamp of a delta: the first day of the second term.
 DEFAULT_DELTA_MODIFIED = "{year}-09-01T00:00:00.000Z"
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z")
 #: Enrollments one change touches (a pupil has four: homeroom and three scheduled classes).
 _PUPIL_ENROLLMENTS = 4
 
@@ -948,6 +950,8 @@ def base_enrollment_count(plan: MunicipalityPlan) -> int:
 
 
 class _DeltaBuilder:
+    """Collects the rows of a delta package; the package is small (about 1% of the roster)."""
+
     def __init__(self, plan: MunicipalityPlan, change_ratio: float, modified_at: str) -> None:
         self.plan = plan
         self.profile = plan.config.profile
@@ -955,16 +959,12 @@ class _DeltaBuilder:
         self.modified_at = modified_at
         self.change_date = modified_at[:10]
         self.rows: dict[str, list[Row]] = {name: [] for name in PACKAGE_FILES}
-        self._structures: dict[int, SchoolStructure] = {}
+        #: Pupils moving to another school, with their role rows, re-seated after the walk.
+        self.moving: list[tuple[Person, _Seat, list[Row]]] = []
         #: Next 出席番号 per homeroom sourcedId (arrivals get the numbers after the last pupil).
         self._next_number: dict[str, int] = {}
         #: Next pupil serial per school (usernames of arrivals continue the school's numbering).
         self._next_serial: dict[int, int] = {}
-
-    def structure(self, school: SchoolPlan) -> SchoolStructure:
-        if school.index not in self._structures:
-            self._structures[school.index] = SchoolGenerator(self.plan, school).structure
-        return self._structures[school.index]
 
     def emit(self, file_name: str, row: Row, status: str = "active") -> None:
         self.rows[file_name].append({**row, "status": status, "dateLastModified": self.modified_at})
@@ -974,7 +974,7 @@ class _DeltaBuilder:
     def pick_pupils(self, count: int, taken: set[tuple[int, int]]) -> list[_PupilRef]:
         schools = [s for s in self.plan.schools if s.pupils]
         weights = list(accumulate(s.pupils for s in schools))
-        total = sum(s.pupils for s in self.plan.schools)
+        total = weights[-1]
         picked: list[_PupilRef] = []
         while len(picked) < count and len(taken) < total:
             school = self.rng.choices(schools, cum_weights=weights)[0]
@@ -1003,35 +1003,98 @@ class _DeltaBuilder:
         grade = self.rng.choices(range(1, len(school.grade_sizes) + 1), school.grade_sizes)[0]
         return self.seat_in(school, grade)
 
+    # -- changes within one school (its generator regenerates the base rows) -----------------
+
+    def depart(self, generator: SchoolGenerator, positions: dict[int, _Seat | None]) -> None:
+        """Pupils leaving a school: their enrollments end; withdrawn pupils leave the roster,
+        moving ones are re-seated after the walk (their user and role rows change)."""
+        # Positions count pupils in generation order, which is homeroom order.
+        flat = [p for members in generator.people.pupils for p in members]
+        leaving = {flat[position].sourced_id for position in positions}
+        for row in generator.enrollment_rows(self.profile):
+            if row["userSourcedId"] in leaving:
+                self.emit("enrollments", row, "tobedeleted")
+        roles: dict[str, list[Row]] = {}
+        for row in generator.role_rows():
+            if row["userSourcedId"] in leaving:
+                roles.setdefault(row["userSourcedId"], []).append(row)
+        for position, seat in sorted(positions.items()):
+            pupil = flat[position]
+            if seat is None:
+                self.emit("users", user_row(pupil), "tobedeleted")
+                for row in roles[pupil.sourced_id]:
+                    self.emit("roles", row, "tobedeleted")
+            else:
+                self.moving.append((pupil, seat, roles[pupil.sourced_id]))
+
+    def rename_class(self, generator: SchoolGenerator, pick: float) -> None:
+        """A scheduled class becomes 習熟度別 (ability-grouped): same class, new title."""
+        scheduled = [c for c in generator.structure.classes() if c.class_type == "scheduled"]
+        cls = scheduled[int(pick * len(scheduled))]
+        renamed = replace(cls, title=f"{cls.title}（習熟度別）")
+        self.emit("classes", class_row(self.plan, generator.school, renamed))
+
+    def change_homeroom_teacher(self, generator: SchoolGenerator, pick: float) -> None:
+        """A 担任 goes on leave; a newly hired 代替 teacher takes the homeroom and those of its
+        classes the old 担任 taught. The old 担任 stays on the staff without a homeroom."""
+        structure = generator.structure
+        people = generator.people
+        homeroom = structure.homerooms[int(pick * len(structure.homerooms))]
+        home_id = homeroom.info.sourced_id
+        old = people.teacher_of[home_id]
+        handed_over = {home_id} | {
+            c.sourced_id for c in homeroom.scheduled if people.teacher_of[c.sourced_id] is old
+        }
+        school = generator.school
+        new = make_person(
+            self.rng,
+            username=teacher_username(school, len(people.teachers) + 1),
+            org_id=school.sourced_id,
+            role="teacher",
+            home_class=home_id,
+        )
+        make = EnrollmentMaker(self.plan, school, self.profile)
+        for row in generator.enrollment_rows(self.profile):
+            if row["userSourcedId"] == old.sourced_id and row["classSourcedId"] in handed_over:
+                self.emit("enrollments", row, "tobedeleted")
+                taken_over = make(
+                    self.rng, row["classSourcedId"], new, primary=True, begin=self.change_date
+                )
+                self.emit("enrollments", taken_over)
+        self.emit("users", user_row(replace(old, home_class="")))
+        self.emit("users", user_row(new))
+        for row in role_rows(self.rng, new):
+            self.emit("roles", row)
+
     # -- arrivals ------------------------------------------------------------------------------
 
-    def seat_pupil(self, seat: _Seat, pupil: Person, enrollment_ids: random.Random) -> Person:
+    def seat_pupil(self, seat: _Seat, pupil: Person) -> Person:
         """Enroll an arriving pupil in the seat's homeroom and its scheduled classes."""
-        homeroom = _homeroom_at(self.structure(seat.school), seat.grade, seat.number)
+        structure = SchoolGenerator(self.plan, seat.school).structure
+        homeroom = _homeroom_at(structure, seat.grade, seat.number)
         home_id = homeroom.info.sourced_id
         number = self._next_number.get(home_id, homeroom.size + 1)
         self._next_number[home_id] = number + 1
         pupil = replace(pupil, org_id=seat.school.sourced_id, home_class=home_id)
         make = EnrollmentMaker(self.plan, seat.school, self.profile)
+        begin = self.change_date
         self.emit(
             "enrollments",
-            make(
-                enrollment_ids,
-                home_id,
-                pupil,
-                primary=False,
-                shusseki_no=number,
-                begin=self.change_date,
-            ),
+            make(self.rng, home_id, pupil, primary=False, shusseki_no=number, begin=begin),
         )
         for cls in homeroom.scheduled:
             self.emit(
-                "enrollments",
-                make(enrollment_ids, cls.sourced_id, pupil, primary=False, begin=self.change_date),
+                "enrollments", make(self.rng, cls.sourced_id, pupil, primary=False, begin=begin)
             )
+        self.emit("users", user_row(pupil))
         return pupil
 
-    def new_pupil(self, seat: _Seat) -> None:
+    def arrive_from_another_school(self, pupil: Person, seat: _Seat, roles: list[Row]) -> None:
+        self.seat_pupil(seat, pupil)
+        for role in roles:
+            self.emit("roles", {**role, "orgSourcedId": seat.school.sourced_id})
+
+    def arrive_new(self, seat: _Seat) -> None:
         school = seat.school
         serial = self._next_serial.get(school.index, school.pupils + 1)
         self._next_serial[school.index] = serial + 1
@@ -1042,8 +1105,7 @@ class _DeltaBuilder:
             role="student",
             grade=school.grade_code(seat.grade),
         )
-        pupil = self.seat_pupil(seat, pupil, self.rng)
-        self.emit("users", user_row(pupil))
+        pupil = self.seat_pupil(seat, pupil)
         for row in role_rows(self.rng, pupil):
             self.emit("roles", row)
 
@@ -1063,6 +1125,8 @@ def generate_delta(
         raise ValueError("change ratio must be in (0, 0.5]")
     plan = plan_municipality(config)
     modified_at = modified_at or DEFAULT_DELTA_MODIFIED.format(year=config.school_year)
+    if not _ISO_DATETIME.fullmatch(modified_at):
+        raise ValueError(f"modified_at {modified_at!r} is not like 2026-09-01T00:00:00.000Z")
     builder = _DeltaBuilder(plan, change_ratio, modified_at)
     rng = builder.rng
     base_enrollments = base_enrollment_count(plan)
@@ -1073,52 +1137,44 @@ def generate_delta(
     arrivals = max(1, round(budget * 0.25 / _PUPIL_ENROLLMENTS))
     withdrawals_wanted = max(1, round(budget * 0.25 / _PUPIL_ENROLLMENTS))
 
+    # Decide everything first (cheap, from the plan), then walk the schools once, in order,
+    # regenerating only those something happens in.
     taken: set[tuple[int, int]] = set()
-    transfers: list[tuple[_PupilRef, _Seat]] = []
+    leaving: dict[int, dict[int, _Seat | None]] = {}
     for ref in builder.pick_pupils(transfers_wanted, taken):
         seat = builder.transfer_destination(ref)
-        if seat is not None:
-            transfers.append((ref, seat))
+        if seat is not None:  # a municipality with one school of the kind has nowhere to go
+            leaving.setdefault(ref.school.index, {})[ref.position] = seat
     withdrawals = builder.pick_pupils(withdrawals_wanted, taken)
-    new_seats = [builder.new_seat() for _ in range(arrivals)]
-    schools_with_classes = [s for s in plan.schools if s.pupils]
-    renamed_school = rng.choice(schools_with_classes)
-    teacher_change_school = rng.choice(schools_with_classes)
-    renamed_pick = rng.random()
-    teacher_change_pick = rng.random()
-
-    # Walk the schools once, in order, regenerating only those something happens in.
-    leaving: dict[int, dict[int, _Seat | None]] = {}
-    for ref, seat in transfers:
-        leaving.setdefault(ref.school.index, {})[ref.position] = seat
     for ref in withdrawals:
         leaving.setdefault(ref.school.index, {})[ref.position] = None
-    involved = sorted({*leaving, renamed_school.index, teacher_change_school.index})
-    moved: list[tuple[Person, _Seat, list[Row]]] = []
+    new_seats = [builder.new_seat() for _ in range(arrivals)]
+    schools_with_classes = [s for s in plan.schools if s.pupils]
+    renamed_school = rng.choice(schools_with_classes).index
+    teacher_change_school = rng.choice(schools_with_classes).index
+    renamed_pick, teacher_change_pick = rng.random(), rng.random()
+
+    involved = sorted({*leaving, renamed_school, teacher_change_school})
     for done, index in enumerate(involved, start=1):
-        school = plan.schools[index]
-        generator = SchoolGenerator(plan, school)
-        builder._structures[index] = generator.structure
+        generator = SchoolGenerator(plan, plan.schools[index])
         if index in leaving:
-            _depart(builder, generator, leaving[index], moved)
-        if index == renamed_school.index:
-            _rename_class(builder, generator, renamed_pick)
-        if index == teacher_change_school.index:
-            _change_homeroom_teacher(builder, generator, teacher_change_pick)
+            builder.depart(generator, leaving[index])
+        if index == renamed_school:
+            builder.rename_class(generator, renamed_pick)
+        if index == teacher_change_school:
+            builder.change_homeroom_teacher(generator, teacher_change_pick)
         if progress is not None:
             progress("schools", done)
-
-    for pupil, seat, old_roles in moved:
-        pupil = builder.seat_pupil(seat, pupil, rng)
-        builder.emit("users", user_row(pupil))
-        for role in old_roles:
-            builder.emit("roles", {**role, "orgSourcedId": seat.school.sourced_id})
+    for pupil, seat, roles in builder.moving:
+        builder.arrive_from_another_school(pupil, seat, roles)
     for seat in new_seats:
-        builder.new_pupil(seat)
+        builder.arrive_new(seat)
 
     counts: dict[str, int] = {}
     profile = config.profile
     with PackageWriter(target) as package:
+        # Every required file is declared delta, the unchanged ones with a header only: a
+        # receiver that insists on the seven required files finds them all.
         package.write_manifest(manifest_rows(profile, dict.fromkeys(REQUIRED_FILES, "delta")))
         for file_name in PACKAGE_FILES:
             rows = _counted(file_name, builder.rows[file_name], progress)
@@ -1127,7 +1183,7 @@ def generate_delta(
         path=target,
         profile=profile,
         modified_at=modified_at,
-        transfers=len(moved),
+        transfers=len(builder.moving),
         new_pupils=len(new_seats),
         withdrawals=len(withdrawals),
         renamed_classes=1,
@@ -1136,77 +1192,3 @@ def generate_delta(
         changed_enrollments=counts["enrollments"],
         base_enrollments=base_enrollments,
     )
-
-
-def _depart(
-    builder: _DeltaBuilder,
-    generator: SchoolGenerator,
-    positions: dict[int, _Seat | None],
-    moved: list[tuple[Person, _Seat, list[Row]]],
-) -> None:
-    """Pupils leaving a school: their enrollments end; withdrawn pupils leave the roster, moving
-    ones are re-seated later (their user and role rows change)."""
-    flat = [p for members in generator.people.pupils for p in members]
-    # Positions count in generation order, which is homeroom order: the same as ``flat``.
-    leaving = {flat[position].sourced_id: positions[position] for position in positions}
-    for row in generator.enrollment_rows(builder.profile):
-        if row["userSourcedId"] in leaving:
-            builder.emit("enrollments", row, "tobedeleted")
-    roles: dict[str, list[Row]] = {}
-    for row in generator.role_rows():
-        if row["userSourcedId"] in leaving:
-            roles.setdefault(row["userSourcedId"], []).append(row)
-    for position in sorted(positions):
-        pupil = flat[position]
-        seat = positions[position]
-        if seat is None:
-            builder.emit("users", user_row(pupil), "tobedeleted")
-            for row in roles[pupil.sourced_id]:
-                builder.emit("roles", row, "tobedeleted")
-        else:
-            moved.append((pupil, seat, roles[pupil.sourced_id]))
-
-
-def _rename_class(builder: _DeltaBuilder, generator: SchoolGenerator, pick: float) -> None:
-    """A scheduled class becomes a 習熟度別 (ability-grouped) class: same class, new title."""
-    scheduled = [c for c in generator.structure.classes() if c.class_type == "scheduled"]
-    cls = scheduled[int(pick * len(scheduled))]
-    renamed = replace(cls, title=f"{cls.title}（習熟度別）")
-    builder.emit("classes", class_row(builder.plan, generator.school, renamed))
-
-
-def _change_homeroom_teacher(
-    builder: _DeltaBuilder, generator: SchoolGenerator, pick: float
-) -> None:
-    """A 担任 goes on leave; a newly hired 代替 teacher takes the homeroom and the classes of it
-    the old 担任 taught. The old 担任 stays on the staff without a homeroom."""
-    structure = generator.structure
-    people = generator.people
-    homeroom = structure.homerooms[int(pick * len(structure.homerooms))]
-    home_id = homeroom.info.sourced_id
-    old = people.teacher_of[home_id]
-    handed_over = {home_id} | {
-        c.sourced_id for c in homeroom.scheduled if people.teacher_of[c.sourced_id] is old
-    }
-    school = generator.school
-    new = make_person(
-        builder.rng,
-        username=teacher_username(school, len(people.teachers) + 1),
-        org_id=school.sourced_id,
-        role="teacher",
-        home_class=home_id,
-    )
-    make = EnrollmentMaker(builder.plan, school, builder.profile)
-    for row in generator.enrollment_rows(builder.profile):
-        if row["userSourcedId"] == old.sourced_id and row["classSourcedId"] in handed_over:
-            builder.emit("enrollments", row, "tobedeleted")
-            builder.emit(
-                "enrollments",
-                make(
-                    builder.rng, row["classSourcedId"], new, primary=True, begin=builder.change_date
-                ),
-            )
-    builder.emit("users", user_row(replace(old, home_class="")))
-    builder.emit("users", user_row(new))
-    for row in role_rows(builder.rng, new):
-        builder.emit("roles", row)
