@@ -74,6 +74,7 @@ def _seed_small_roster(container: Container, tenant_id: int) -> None:
                     name="つなぐ市教育委員会",
                     type="district",
                     identifier="139999",
+                    extra_metadata=None,  # stored as a JSON null
                 ),
                 Org(
                     **_common(tenant_id, SCHOOL),
