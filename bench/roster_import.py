@@ -79,6 +79,10 @@ def ensure_packages(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Any
     bulk = OUT / f"{stem}.zip"
     delta = OUT / f"{stem}-delta-{args.change_ratio}.zip"
     facts: dict[str, Any] = {}
+    # Packages of an older generator are of no more use: do not let them pile up.
+    for stale in OUT.glob(f"city-{args.students}-s{args.seed}-{args.profile.value}-*.zip"):
+        if not stale.name.startswith(stem):
+            stale.unlink()
     if bulk.exists():
         console.print(f"reusing {bulk.relative_to(ROOT)}")
     else:
