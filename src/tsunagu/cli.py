@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tsunagu.db.cli import app as db_app
+from tsunagu.demo.cli import app as demo_app
 from tsunagu.roster.cli import app as roster_app
 from tsunagu.tenancy.cli import app as tenant_app
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(roster_app, name="roster")
+app.add_typer(demo_app, name="demo")
 
 
 @app.command("serve")

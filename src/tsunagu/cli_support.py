@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from tsunagu.container import Container, build_container
 
@@ -34,3 +37,36 @@ def emit_json(obj: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+@contextmanager
+def progress_reporter() -> Iterator[Callable[[str, int], None]]:
+    """A ``(name, rows done)`` callback that shows one rich progress line per file.
+
+    Long roster work (generate, import, export) reports through it; the lines go to stderr.
+    """
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<18}"),
+        TextColumn("{task.completed:>12,.0f} rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[str, TaskID] = {}
+        done_by_name: dict[str, int] = {}
+
+        def finish_last() -> None:
+            # A file is finished when the next one starts: stop its spinner at its count.
+            if done_by_name:
+                last = next(reversed(done_by_name))
+                progress.update(tasks[last], total=done_by_name[last])
+
+        def report(name: str, done: int) -> None:
+            if name not in tasks:
+                finish_last()
+                tasks[name] = progress.add_task(name, total=None)
+            done_by_name[name] = done
+            progress.update(tasks[name], completed=done)
+
+        yield report
+        finish_last()

@@ -58,10 +58,7 @@ LIST_REFS_TABLE = "stg_list_refs"
 def _copy_escape(value: str) -> str:
     # COPY text format: backslash escapes for the characters that delimit fields and rows.
     return (
-        value.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
 
 

@@ -7,13 +7,14 @@ the importer accepts.
 
 from __future__ import annotations
 
+import _csv
 import csv
 import io
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
 from tsunagu.roster.csv.layouts import (
     ALL_MANIFEST_FILES,
@@ -27,7 +28,7 @@ class _Writable(Protocol):
     def write(self, s: str, /) -> int: ...
 
 
-def _writer(stream: _Writable) -> Any:
+def _writer(stream: _Writable) -> _csv.Writer:
     return csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
 
 

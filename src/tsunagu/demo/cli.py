@@ -1,0 +1,43 @@
+"""``tsunagu demo``: the demo municipality."""
+
+from __future__ import annotations
+
+import typer
+
+from tsunagu.cli_support import console, container_from, emit_json, fail, progress_reporter
+from tsunagu.demo import service
+
+app = typer.Typer(help="The demo municipality (つなぐ市).", no_args_is_help=True)
+
+
+@app.command("setup")
+def setup(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Migrate the database, create the demo tenant and load its roster (once)."""
+    container = container_from(ctx)
+    try:
+        with progress_reporter() as progress:
+            result = service.setup_demo(container, progress=progress)
+    except service.DemoSetupError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(
+            {
+                "tenant": result.tenant_code,
+                "name": result.tenant_name,
+                "tenant_created": result.tenant_created,
+                "imported": str(result.imported_package) if result.imported_package else None,
+                "users": result.users,
+            }
+        )
+        return
+    state = (
+        f"roster imported from {result.imported_package}"
+        if result.imported_package
+        else "roster already loaded"
+    )
+    console.print(
+        f"demo tenant {result.tenant_code} {result.tenant_name}: {state}, {result.users:,} users"
+    )
