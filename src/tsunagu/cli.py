@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tsunagu.db.cli import app as db_app
+from tsunagu.oauth.cli import app as oauth_client_app
 from tsunagu.tenancy.cli import app as tenant_app
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(oauth_client_app, name="oauth-client")
 
 
 @app.command("serve")
