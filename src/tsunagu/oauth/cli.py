@@ -9,7 +9,7 @@ from rich.table import Table
 
 from tsunagu.cli_support import console, container_from, emit_json, fail
 from tsunagu.oauth import service
-from tsunagu.oauth.scopes import SCOPES
+from tsunagu.oauth.scopes import SCOPES, short_name
 from tsunagu.oauth.service import ClientAdminError, ClientInfo
 from tsunagu.tenancy.service import TenantError
 
@@ -83,7 +83,7 @@ def list_(
         table.add_row(
             c.client_id,
             c.name,
-            "\n".join(c.scopes),
+            "\n".join(short_name(s) for s in c.scopes),
             c.created_at.strftime("%Y-%m-%d %H:%M"),
             c.revoked_at.strftime("%Y-%m-%d %H:%M") if c.revoked_at else "",
         )

@@ -62,5 +62,10 @@ def resolve_scope(name: str) -> str:
     raise UnknownScopeError(f"unknown scope '{name}'; allowed: {allowed} (or their full URIs)")
 
 
+def short_name(uri: str) -> str:
+    """The alias of a registered scope URI (for tables), or the URI itself."""
+    return next((scope.alias for scope in SCOPES if scope.uri == uri), uri)
+
+
 def is_known_uri(uri: str) -> bool:
     return any(scope.uri == uri for scope in SCOPES)
