@@ -331,6 +331,9 @@ UNKNOWN = [
 ]
 
 
+UNKNOWN += ["/demographics", "/demographics/a-student-1", "/nothing", "/orgs/a/b"]
+
+
 def test_unknown_objects_are_404_unknownobject(api: Any) -> None:
     for path in UNKNOWN:
         response = api.get(path)
@@ -350,14 +353,14 @@ def test_unknown_objects_are_404_unknownobject(api: Any) -> None:
 def test_sourced_ids_with_reserved_characters_round_trip(api: Any, container: Any) -> None:
     from datetime import datetime
 
-    from tsunagu.roster.models import Org
+    from tsunagu.roster.models import Class, Org
     from tsunagu.tenancy import service
 
     with container.database.transaction() as session:
-        tenant = service.get_tenant(session, "131016")
+        tenant_id = service.get_tenant(session, "131016").id
         session.add(
             Org(
-                tenant_id=tenant.id,
+                tenant_id=tenant_id,
                 sourced_id="odd id+1%",
                 name="x",
                 type="school",
@@ -367,6 +370,20 @@ def test_sourced_ids_with_reserved_characters_round_trip(api: Any, container: An
                 row_hash="0" * 32,
             )
         )
+    add_class = Class(
+        tenant_id=tenant_id,
+        sourced_id="授業 1",
+        title="t",
+        class_type="scheduled",
+        course_sourced_id="a-course-math",
+        school_sourced_id="odd id+1%",
+        term_sourced_ids="a-term-1",
+        status="active",
+        date_last_modified=datetime(2026, 1, 1),
+        row_hash="0" * 32,
+    )
+    with container.database.transaction() as session:
+        session.add(add_class)
     children = api.get("/orgs/a-district").json()["org"]["children"]
     assert children[-1] == {
         "href": f"{BASE}/orgs/odd%20id%2B1%25",
@@ -374,3 +391,11 @@ def test_sourced_ids_with_reserved_characters_round_trip(api: Any, container: An
         "type": "org",
     }
     assert api.get("/orgs/odd%20id%2B1%25").json()["org"]["sourcedId"] == "odd id+1%"
+    # Nested collections under such ids answer with ASCII-only, correctly encoded Link headers.
+    page = api.get("/schools/odd%20id%2B1%25/classes")
+    assert [c["sourcedId"] for c in page.json()["classes"]] == ["授業 1"]
+    assert f"<{BASE}/schools/odd%20id%2B1%25/classes?limit=100&offset=0>" in page.headers["Link"]
+    assert page.json()["classes"][0]["school"]["href"] == f"{BASE}/orgs/odd%20id%2B1%25"
+    students = api.get("/classes/%E6%8E%88%E6%A5%AD%201/students")
+    assert students.status_code == 200
+    assert f"{BASE}/classes/%E6%8E%88%E6%A5%AD%201/students?" in students.headers["Link"]

@@ -13,6 +13,7 @@ validation, is answered in the imsx_StatusInfo envelope (:class:`ImsxRoute`).
 import logging
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -296,7 +297,12 @@ _PAGE_HEADERS = {
 
 def _page_response(request: Request, page: Page) -> JSONResponse:
     container: Container = request.app.state.container
-    url = container.settings.base_url.rstrip("/") + request.url.path
+    # Links, like GUIDRef hrefs, are the public base URL + the binding's path (whatever prefix a
+    # proxy adds in between); the decoded path may hold any character a sourcedId holds, and
+    # headers must stay ASCII.
+    path: str = request.scope["path"]
+    path = path[max(path.find(ROSTERING_PATH), 0) :]
+    url = container.settings.base_url.rstrip("/") + quote(path, safe="/")
     headers = {
         "X-Total-Count": str(page.total),
         "Link": link_header(
@@ -822,3 +828,14 @@ def get_all_enrollments(request: Request, q: EnrollmentsQuery, r: CoreReader) ->
 )
 def get_enrollment(sourced_id: SourcedId, fields: EnrollmentFields, r: CoreReader) -> JSONResponse:
     return _single_response(service.get_enrollment(r, sourced_id, fields))
+
+
+# --- anything else under the prefix ----------------------------------------------------------
+
+
+@router.get("/{unknown:path}", include_in_schema=False)
+def unknown_path(unknown: str) -> JSONResponse:
+    """An imsx 404 (not FastAPI's) for paths the service does not have, demographics included."""
+    if unknown.split("/")[0] == "demographics":
+        return imsx_response(404, "unknownobject", _NO_DEMOGRAPHICS)
+    return imsx_response(404, "unknownobject", "No such rostering endpoint.")
