@@ -82,6 +82,9 @@ def test_wrong_or_missing_client_credentials_are_invalid_client(
     cases = [
         (grant, basic(credentials.client_id, credentials.secret + "x")),
         (grant, basic("no-such-client", credentials.secret)),
+        (grant, basic("nul\x00client", credentials.secret)),
+        ({**grant, "client_id": "\x00", "client_secret": "x"}, None),
+        (grant, basic("x" * 1000, credentials.secret)),
         (grant, basic(credentials.client_id, "")),
         (grant, {"Authorization": "Basic !!!not-base64"}),
         (grant, {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}),

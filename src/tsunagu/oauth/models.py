@@ -36,6 +36,8 @@ class OAuthToken(Base):
     client_pk: Mapped[int] = mapped_column(
         Integer, ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
     )
-    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("tenants.id", ondelete="CASCADE")
+    )
     scopes: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

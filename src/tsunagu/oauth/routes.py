@@ -114,9 +114,11 @@ async def _read_form(request: Request) -> dict[str, str]:
             "invalid_request",
             "The body must be application/x-www-form-urlencoded (RFC 6749 §4.4.2).",
         )
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise OAuthError("invalid_request", "Request body too large.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:  # stop reading: a token request is a few hundred bytes
+            raise OAuthError("invalid_request", "Request body too large.")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -128,6 +130,24 @@ async def _read_form(request: Request) -> dict[str, str]:
             raise OAuthError("invalid_request", f"Parameter '{name}' is repeated.")
         form[name] = value
     return form
+
+
+def _client_credentials(
+    form: dict[str, str], basic: HTTPAuthorizationCredentials | None
+) -> tuple[str, str]:
+    """The client id and secret, from exactly one of the two methods (RFC 6749 §2.3.1)."""
+    if basic is not None:
+        if basic.scheme.lower() != "basic":
+            raise OAuthError("invalid_client", "Only HTTP Basic client authentication is accepted.")
+        if "client_secret" in form:
+            raise OAuthError("invalid_request", "Use one client authentication method, not two.")
+        client_id, client_secret = _basic_credentials(basic)
+        if "client_id" in form and form["client_id"] != client_id:
+            raise OAuthError("invalid_request", "client_id differs from the Basic credentials.")
+        return client_id, client_secret
+    if "client_id" in form and "client_secret" in form:
+        return form["client_id"], form["client_secret"]
+    raise OAuthError("invalid_client", "Client authentication is required.")
 
 
 def _issue(
@@ -178,21 +198,7 @@ async def token(
         grant_type = form.get("grant_type")
         if not grant_type:
             raise OAuthError("invalid_request", "grant_type is required.")
-        basic_used = basic is not None and basic.scheme.lower() == "basic"
-        if basic is not None and not basic_used:
-            raise OAuthError("invalid_client", "Only HTTP Basic client authentication is accepted.")
-        if basic_used and basic is not None:
-            if "client_secret" in form:
-                raise OAuthError(
-                    "invalid_request", "Use one client authentication method, not two (§2.3)."
-                )
-            client_id, client_secret = _basic_credentials(basic)
-            if "client_id" in form and form["client_id"] != client_id:
-                raise OAuthError("invalid_request", "client_id differs from the Basic credentials.")
-        elif "client_id" in form and "client_secret" in form:
-            client_id, client_secret = form["client_id"], form["client_secret"]
-        else:
-            raise OAuthError("invalid_client", "Client authentication is required.")
+        client_id, client_secret = _client_credentials(form, basic)
         if grant_type != "client_credentials":
             raise OAuthError(
                 "unsupported_grant_type", "Only the client_credentials grant is supported."

@@ -177,7 +177,9 @@ def revoke_client(session: Session, client_id: str, now: datetime | None = None)
 def authenticate_client(session: Session, key: bytes, client_id: str, secret: str) -> OAuthClient:
     """The client these credentials prove, or ``invalid_client`` (RFC 6749 §5.2)."""
     client = None
-    if len(client_id) <= _MAX_CREDENTIAL_LENGTH and len(secret) <= _MAX_CREDENTIAL_LENGTH:
+    plausible = len(client_id) <= _MAX_CREDENTIAL_LENGTH and len(secret) <= _MAX_CREDENTIAL_LENGTH
+    # NUL never occurs in a client id, and PostgreSQL refuses it in a query parameter.
+    if plausible and "\x00" not in client_id:
         client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     presented = keyed_hash(key, secret[:_MAX_CREDENTIAL_LENGTH])
     # Compare even when the client is unknown so both failures cost the same.

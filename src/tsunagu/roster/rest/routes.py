@@ -15,11 +15,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic.json_schema import SkipJsonSchema
+from starlette.exceptions import HTTPException
 
 from tsunagu.container import Container
 from tsunagu.http import get_container
