@@ -14,6 +14,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 EXAMPLES_PER_OPERATION = 25
+NEGATIVE_EXAMPLES = 10
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -30,6 +32,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+NEGATIVE_CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 #: A real object for each path parameter, so nested collections return rows too.
 NAMED_IDS = {
     "schoolSourcedId": "a-school-1",
@@ -61,9 +64,16 @@ def _real_ids(path: str) -> dict[str, str]:
     return {n: NAMED_IDS.get(n, ID_BY_COLLECTION[collection]) for n in names}
 
 
-def _fuzz(strategy: Any, auth: dict[str, str], seen: set[int]) -> None:
+def _fuzz(
+    strategy: Any,
+    auth: dict[str, str],
+    seen: set[int],
+    *,
+    examples: int = EXAMPLES_PER_OPERATION,
+    checks: list[Any] = CHECKS,
+) -> None:
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=examples,
         deadline=None,
         database=None,  # no .hypothesis folder in the work tree
         suppress_health_check=list(HealthCheck),
@@ -72,7 +82,7 @@ def _fuzz(strategy: Any, auth: dict[str, str], seen: set[int]) -> None:
     def check(case: Any) -> None:
         response = case.call(headers=auth)
         seen.add(response.status_code)
-        case.validate_response(response, checks=CHECKS, headers=auth)
+        case.validate_response(response, checks=checks, headers=auth)
 
     check()
 
@@ -93,6 +103,11 @@ def test_every_rostering_operation_conforms_to_its_schema(api: Any) -> None:
         if real:
             strategy = st.one_of(strategy, operation.as_strategy(path_parameters=real))
         _fuzz(strategy, auth, statuses.setdefault(operation.label, set()))
+
+        # Requests that break the schema (wrong types, out-of-range numbers, odd path values)
+        # must be refused cleanly: a 4xx in the imsx envelope, never a 5xx.
+        negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+        _fuzz(negative, auth, set(), examples=NEGATIVE_EXAMPLES, checks=NEGATIVE_CHECKS)
 
     # The run exercised successful answers, not only rejections.
     ok = [label for label, codes in statuses.items() if 200 in codes]
