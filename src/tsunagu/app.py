@@ -33,6 +33,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
 
     from tsunagu.health.routes import router as health_router
+    from tsunagu.oauth.routes import router as oauth_router
+    from tsunagu.roster.rest.routes import router as rostering_router
 
     app.include_router(health_router)
+    app.include_router(oauth_router)
+    app.include_router(rostering_router)
     return app

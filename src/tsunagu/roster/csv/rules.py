@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from tsunagu.roster.csv.codes import (
-    BOARD_CODE_PATTERN,
     GRADE_CODES,
     SUBJECT_CODES,
     school_code_problem,
 )
 from tsunagu.roster.csv.layouts import LAYOUTS
 from tsunagu.roster.csv.problems import RULES, ProblemLog, Severity
+from tsunagu.tenancy.service import BOARD_CODE_PATTERN
 
 UUID_V4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _UUID_ANY = re.compile(
