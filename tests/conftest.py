@@ -63,12 +63,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate_all(url: str) -> None:
+def _empty_all(url: str) -> None:
+    # DELETE, not TRUNCATE: on tables this small it is several times faster per test.
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
     finally:
         engine.dispose()
 
@@ -84,7 +85,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         target.write_bytes(template.read_bytes())
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("postgres_schema_url")
-    _truncate_all(url)
+    _empty_all(url)
     return url
 
 
