@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 #: (file name, rows done so far)
 ProgressCallback = Callable[[str, int], None]
 _PROGRESS_EVERY = 10_000
+_ANALYZE_AFTER_ROWS = 10_000
 
 
 @dataclass
@@ -322,9 +323,10 @@ class _ImportRun:
                 self.stager.load(LIST_REFS_TABLE, ("file", "row_no", "col", "value"), list_refs)
         finally:
             stream.close()
-        # Look-ups by sourcedId serve references into this file; nothing refers to
-        # enrollments or roles, whose joins PostgreSQL hashes anyway.
-        self.stager.index(table.name, "sourced_id" if file_name in _REFERENCED else None)
+        # Look-ups by sourcedId serve references into this file and a delta's row-by-row
+        # updates; a bulk file nothing refers to (enrollments, roles) is only ever hashed.
+        indexed = file_name in _REFERENCED or mode == "delta"
+        self.stager.index(table.name, "sourced_id" if indexed else None)
 
     def _staging_rows(
         self,
@@ -672,6 +674,7 @@ class _ImportRun:
             live = table.live_table
             stg = table.name
             attrs = table.attributes
+            counts = self.summary[file_name]
             extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
             # Values per live column, read from the staging row ``s``.
             values = {
@@ -686,36 +689,40 @@ class _ImportRun:
             }
             # New rows and changed rows separately: a plain INSERT of a city's million
             # enrollments is much cheaper than INSERT … ON CONFLICT, and unchanged rows are
-            # touched by neither statement.
-            self.connection.execute(
-                text(
-                    f"INSERT INTO {live} ({', '.join(values)}) "
-                    f"SELECT {', '.join(values.values())} FROM {stg} s "
-                    f"WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM {live} l "
-                    f"WHERE l.tenant_id = :tenant AND l.sourced_id = s.sourced_id)"
-                ).bindparams(now_param),
-                {"tenant": self.tenant_id},
-            )
+            # touched by neither statement. The diff's counts say which statements have work:
+            # a join over a million rows to update none is seconds wasted.
+            if counts.added:
+                self.connection.execute(
+                    text(
+                        f"INSERT INTO {live} ({', '.join(values)}) "
+                        f"SELECT {', '.join(values.values())} FROM {stg} s "
+                        f"WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM {live} l "
+                        f"WHERE l.tenant_id = :tenant AND l.sourced_id = s.sourced_id)"
+                    ).bindparams(now_param),
+                    {"tenant": self.tenant_id},
+                )
             assignments = ", ".join(
                 f"{column} = {value}"
                 for column, value in values.items()
                 if column not in ("tenant_id", "sourced_id")
             )
-            self.connection.execute(
-                text(
-                    f"UPDATE {live} SET {assignments} FROM {stg} s "
-                    f"WHERE {live}.tenant_id = :tenant AND {live}.sourced_id = s.sourced_id "
-                    f"AND s.status = 'active' "
-                    f"AND ({live}.row_hash <> s.row_hash OR {live}.status <> 'active')"
-                ).bindparams(now_param),
-                {"tenant": self.tenant_id},
-            )
-            self._deactivate(
-                live,
-                f"SELECT sourced_id FROM gone_{stg}",
-                now_param,
-                source_stage=stg if mode == "delta" else None,
-            )
+            if counts.changed:
+                self.connection.execute(
+                    text(
+                        f"UPDATE {live} SET {assignments} FROM {stg} s "
+                        f"WHERE {live}.tenant_id = :tenant AND {live}.sourced_id = s.sourced_id "
+                        f"AND s.status = 'active' "
+                        f"AND ({live}.row_hash <> s.row_hash OR {live}.status <> 'active')"
+                    ).bindparams(now_param),
+                    {"tenant": self.tenant_id},
+                )
+            if counts.deactivated:
+                self._deactivate(
+                    live,
+                    f"SELECT sourced_id FROM gone_{stg}",
+                    now_param,
+                    source_stage=stg if mode == "delta" else None,
+                )
 
         # People and classes that left take their enrollments and roles with them.
         cascades = (
@@ -724,7 +731,8 @@ class _ImportRun:
             ("roles", "user_sourced_id", "users"),
         )
         for file_name, column, parent in cascades:
-            if self.modes[parent] == "absent":
+            parent_counts = self.summary.get(parent)
+            if parent_counts is None or not parent_counts.deactivated:
                 continue
             gone = f"gone_{self.tables[parent].name}"
             count = self._deactivate(
@@ -736,6 +744,13 @@ class _ImportRun:
             if count:
                 counts = self.summary.setdefault(file_name, ChangeCounts())
                 counts.deactivated += count
+
+        if self.is_postgresql:
+            # A big import changes the tables' shape more than autovacuum notices before the next
+            # import runs; fresh statistics keep the next (small, delta) import on index plans.
+            for file_name, counts in self.summary.items():
+                if counts.added + counts.changed + counts.deactivated >= _ANALYZE_AFTER_ROWS:
+                    self.connection.execute(text(f"ANALYZE {self._live(file_name)}"))
 
     def _deactivate(
         self, live: str, ids_sql: str, now_param: Any, source_stage: str | None = None
