@@ -34,9 +34,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     from tsunagu.health.routes import router as health_router
     from tsunagu.oauth.routes import router as oauth_router
+    from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
 
     app.include_router(health_router)
     app.include_router(oauth_router)
     app.include_router(rostering_router)
+    app.include_router(portal_router)
     return app

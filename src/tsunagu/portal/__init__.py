@@ -1,0 +1,1 @@
+"""The portal's pages for people (learners, teachers, administrators)."""
