@@ -802,3 +802,16 @@ def test_problems_beyond_the_cap_are_counted_not_listed(
     assert len(listed) == 2
     assert result.suppressed[("value.kana", "users.csv")] == 4
     assert result.error_count == 6
+
+
+def test_a_wrong_value_repeated_on_many_rows_is_reported_on_each(import_rows: ImportRows) -> None:
+    # Values that pass are remembered per column; values that fail must never be.
+    rows = valid_roster()
+    for user in rows["users"][2:5]:
+        user["grades"] = "G5"
+    result = import_rows(rows)
+    assert [(p.rule, p.row) for p in result.errors] == [
+        ("value.grade", 3),
+        ("value.grade", 4),
+        ("value.grade", 5),
+    ]

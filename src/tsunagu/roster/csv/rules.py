@@ -133,6 +133,7 @@ class _Ctx:
     file: str
     row: int = 0
     failed: bool = False
+    reports: int = 0
 
     def report(
         self,
@@ -144,6 +145,7 @@ class _Ctx:
         self.log.report(
             code, file=self.file, row=self.row, column=column, value=value, detail=detail
         )
+        self.reports += 1
         if code in _ERROR_CODES:
             self.failed = True
 
@@ -298,6 +300,10 @@ def _checks_for(file_name: str, column: str) -> list[_Check]:
 _ERROR_CODES = frozenset(code for code, rule in RULES.items() if rule.severity is Severity.ERROR)
 
 
+_UNIQUE_COLUMNS = frozenset({"sourcedId", "userMasterIdentifier", "username", "userIds", "email"})
+_PASSED_CAP = 200_000
+
+
 class RowValidator:
     """Checks the values of one file's rows. Build once per file, call per row."""
 
@@ -316,8 +322,11 @@ class RowValidator:
         self.index = {column: i for i, column in enumerate(header)}
         self._ctx = _Ctx(log=log, file=layout.filename)
         self._required = [(self.index[c], c) for c in header if c in layout.required]
+        # Values repeat a lot (a class id in every enrollment of the class, "student", "P5"):
+        # each column remembers values that passed its checks. Columns of unique values
+        # (sourcedId…) would only fill memory, so they keep none.
         self._checks = [
-            (i, column, checks)
+            (i, column, checks, None if column in _UNIQUE_COLUMNS else set[str]())
             for i, column in enumerate(header)
             if column not in ("status", "dateLastModified")
             and (checks := _checks_for(file_name, column))
@@ -358,11 +367,14 @@ class RowValidator:
             # A tobedeleted row in a delta file needs only its sourcedId.
             if not values[i] and not (deleting and column != "sourcedId"):
                 ctx.report("value.required", column)
-        for i, column, checks in self._checks:
+        for i, column, checks, passed in self._checks:
             value = values[i]
-            if value:
+            if value and (passed is None or value not in passed):
+                reports = ctx.reports
                 for check in checks:
                     check(ctx, column, value)
+                if passed is not None and ctx.reports == reports and len(passed) < _PASSED_CAP:
+                    passed.add(value)
         if self._password and not self._password_reported:
             for i, column in self._password:
                 if values[i]:
