@@ -109,3 +109,39 @@ def test_unknown_tenant_and_missing_package_fail_cleanly(cli: CliRunner, tmp_pat
     )
     assert missing.exit_code == 1
     assert json.loads(missing.stdout)["problems"][0]["rule"] == "package.unreadable"
+
+
+def test_dry_run_writes_the_changes_for_review(cli: CliRunner, tmp_path: Path) -> None:
+    _tenant(cli, BOARD_CODE, "つなぐ市教育委員会")
+    package = write_package(tmp_path / "ok.zip", valid_roster())
+    changes = tmp_path / "changes.csv"
+    result = cli.invoke(
+        app,
+        [
+            "roster",
+            "import",
+            str(package),
+            "--tenant",
+            BOARD_CODE,
+            "--dry-run",
+            "--changes",
+            str(changes),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    with open(changes, encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {(r["file"], r["action"]) for r in rows} == {
+        (name, "added")
+        for name in (
+            "orgs",
+            "academicSessions",
+            "courses",
+            "classes",
+            "users",
+            "roles",
+            "enrollments",
+        )
+    }
+    assert len(rows) == 3 + 1 + 3 + 3 + 6 + 7 + 10
+    assert (rows[0]["file"], rows[0]["label"]) == ("orgs", "つなぐ市教育委員会")

@@ -392,3 +392,60 @@ def test_tenants_do_not_see_each_others_rosters(
         active = session.scalars(select(User.tenant_id).where(User.status == "active")).all()
     assert len(active) == 6
     assert len(set(active)) == 1
+
+
+def test_dry_run_lists_every_change_person_by_person(
+    import_rows: ImportRows, container: Container
+) -> None:
+    assert import_rows(valid_roster()).applied
+    rows = valid_roster()
+    rows["classes"][0]["title"] = "5年あさがお組"
+    s4 = uid(f"{BOARD_CODE}:user:s4")
+    for name in ("users", "roles", "enrollments"):
+        rows[name] = [r for r in rows[name] if s4 not in (r["sourcedId"], r.get("userSourcedId"))]
+    listed: list[tuple[str, str, str, str]] = []
+
+    result = import_rows(
+        rows,
+        dry_run=True,
+        changes=lambda *change: listed.append(change),  # type: ignore[arg-type]
+    )
+
+    assert result.accepted
+    assert sorted(listed) == sorted(
+        [
+            ("classes", "changed", rows["classes"][0]["sourcedId"], "5年あさがお組"),
+            ("users", "deactivated", s4, f"s4@{BOARD_CODE}.tsunagu.example.jp 高橋 結衣"),
+            (
+                "roles",
+                "deactivated",
+                uid(f"{BOARD_CODE}:role:s4"),
+                f"student {s4} @ {uid(f'{BOARD_CODE}:junior')}",
+            ),
+            (
+                "enrollments",
+                "deactivated",
+                uid(f"{BOARD_CODE}:enr:s4:j1-1"),
+                f"student {s4} → {uid(f'{BOARD_CODE}:class:j1-1')}",
+            ),
+        ]
+    )
+
+
+def test_changes_list_the_cascade_of_a_withdrawal(
+    import_rows: ImportRows, container: Container
+) -> None:
+    assert import_rows(valid_roster()).applied
+    s2 = uid(f"{BOARD_CODE}:user:s2")
+    rows, modes = _delta(users=[{"sourcedId": s2, "status": "tobedeleted"}])
+    listed: list[tuple[str, str, str, str]] = []
+    result = import_rows(rows, modes=modes, changes=lambda *c: listed.append(c))  # type: ignore[arg-type]
+    assert result.applied
+    assert sorted((c[0], c[1], c[2]) for c in listed) == sorted(
+        [
+            ("users", "deactivated", s2),
+            ("enrollments", "deactivated", uid(f"{BOARD_CODE}:enr:s2:5-1")),
+            ("enrollments", "deactivated", uid(f"{BOARD_CODE}:enr:s2:5-math")),
+            ("roles", "deactivated", uid(f"{BOARD_CODE}:role:s2")),
+        ]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
@@ -12,7 +13,7 @@ from tsunagu.roster import export as roster_export
 from tsunagu.roster import generator
 from tsunagu.roster.csv.layouts import Profile
 from tsunagu.roster.importer import ImportResult, import_roster
-from tsunagu.roster.report import result_as_json, write_report_csv
+from tsunagu.roster.report import changes_csv, result_as_json, write_report_csv
 from tsunagu.tenancy.service import TenantError, TenantNotFoundError
 
 app = typer.Typer(
@@ -29,6 +30,9 @@ def import_(
     tenant: str = typer.Option(..., "--tenant", help="The tenant's 教育委員会コード."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show what would change."),
     report: Path | None = typer.Option(None, "--report", help="Write every problem to this CSV."),
+    changes: Path | None = typer.Option(
+        None, "--changes", help="Write every added, changed and deactivated record to this CSV."
+    ),
     allow_mass_deactivation: bool = typer.Option(
         False, help="Allow a bulk import that deactivates most of the tenant's users."
     ),
@@ -37,7 +41,9 @@ def import_(
     """Validate a package and import it into a tenant — all or nothing."""
     container = container_from(ctx)
     try:
-        with progress_reporter() as progress:
+        with ExitStack() as stack:
+            progress = stack.enter_context(progress_reporter())
+            sink = stack.enter_context(changes_csv(changes)) if changes is not None else None
             result = import_roster(
                 container,
                 tenant,
@@ -45,6 +51,7 @@ def import_(
                 dry_run=dry_run,
                 allow_mass_deactivation=allow_mass_deactivation,
                 progress=progress,
+                changes=sink,
             )
     except TenantNotFoundError as exc:
         fail(str(exc))

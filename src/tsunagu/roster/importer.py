@@ -47,6 +47,23 @@ logger = logging.getLogger(__name__)
 
 #: (file name, rows done so far)
 ProgressCallback = Callable[[str, int], None]
+#: (file name, action, sourcedId, label): every change, for boards that review a rollover first.
+ChangeSink = Callable[[str, str, str, str], None]
+
+# A human label per record, from columns staging and stored tables share (alias ``r``).
+_LABELS = {
+    "orgs": "r.name",
+    "academicSessions": "r.title",
+    "courses": "r.title",
+    "classes": "r.title",
+    "users": (
+        "r.username || ' ' || COALESCE(r.preferred_family_name, '') || ' ' "
+        "|| COALESCE(r.preferred_given_name, '')"
+    ),
+    "userProfiles": "r.username",
+    "roles": "r.role || ' ' || r.user_sourced_id || ' @ ' || r.org_sourced_id",
+    "enrollments": "r.role || ' ' || r.user_sourced_id || ' → ' || r.class_sourced_id",
+}
 _PROGRESS_EVERY = 10_000
 _ANALYZE_AFTER_ROWS = 10_000
 
@@ -153,8 +170,13 @@ def import_roster(
     dry_run: bool = False,
     allow_mass_deactivation: bool = False,
     progress: ProgressCallback | None = None,
+    changes: ChangeSink | None = None,
 ) -> ImportResult:
-    """Import a package (ZIP or folder) into a tenant. Changes nothing unless accepted."""
+    """Import a package (ZIP or folder) into a tenant. Changes nothing unless accepted.
+
+    ``changes``, when given, receives every addition, change and deactivation (also in a dry
+    run), so a board can review a yearly rollover person by person before applying it.
+    """
     started = datetime.now(UTC)
     clock = time.perf_counter()
     database = container.database
@@ -169,6 +191,7 @@ def import_roster(
         allow_mass_deactivation=allow_mass_deactivation,
         mass_ratio=container.settings.roster_mass_deactivation_ratio,
         progress=progress,
+        changes=changes,
     )
     profile: Profile | None = None
     try:
@@ -245,6 +268,7 @@ class _ImportRun:
     allow_mass_deactivation: bool
     mass_ratio: float
     progress: ProgressCallback | None
+    changes: ChangeSink | None = None
     summary: dict[str, ChangeCounts] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
     tables: dict[str, StagingTable] = field(default_factory=dict)
@@ -646,6 +670,8 @@ class _ImportRun:
             )
             counts.deactivated = self._scalar(f"SELECT COUNT(*) FROM {gone}")
             self.summary[file_name] = counts
+            if self.changes is not None:
+                self._list_changes(file_name)
 
         users = self.summary.get("users")
         if users is not None and users.deactivated and not self.allow_mass_deactivation:
@@ -660,6 +686,27 @@ class _ImportRun:
                     value=str(active),
                     detail=str(users.deactivated),
                 )
+
+    def _list_changes(self, file_name: str) -> None:
+        assert self.changes is not None
+        live = self._live(file_name)
+        stg = self.tables[file_name].name
+        label = _LABELS[file_name]
+        listings = (
+            ("added", f"SELECT r.sourced_id, {label} FROM {stg} r WHERE r.status = 'active' "
+             f"AND NOT EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+             f"AND l.sourced_id = r.sourced_id) ORDER BY r.row_no"),
+            ("changed", f"SELECT r.sourced_id, {label} FROM {stg} r JOIN {live} l "
+             f"ON l.tenant_id = :tenant AND l.sourced_id = r.sourced_id "
+             f"WHERE r.status = 'active' AND (l.row_hash <> r.row_hash OR l.status <> 'active') "
+             f"ORDER BY r.row_no"),
+            ("deactivated", f"SELECT r.sourced_id, {label} FROM {live} r WHERE r.tenant_id = "
+             f":tenant AND r.sourced_id IN (SELECT sourced_id FROM gone_{stg}) "
+             f"ORDER BY r.sourced_id"),
+        )  # fmt: skip
+        for action, sql in listings:
+            for sourced_id, text_label in self._rows(sql):
+                self.changes(file_name, action, sourced_id, text_label or "")
 
     def _cast_ts(self, sql: str) -> str:
         return f"CAST({sql} AS TIMESTAMPTZ)" if self.is_postgresql else sql
@@ -735,12 +782,18 @@ class _ImportRun:
             if parent_counts is None or not parent_counts.deactivated:
                 continue
             gone = f"gone_{self.tables[parent].name}"
-            count = self._deactivate(
-                self._live(file_name),
+            dependants = (
                 f"SELECT sourced_id FROM {self._live(file_name)} "
-                f"WHERE tenant_id = :tenant AND {column} IN (SELECT sourced_id FROM {gone})",
-                now_param,
+                f"WHERE tenant_id = :tenant AND {column} IN (SELECT sourced_id FROM {gone})"
             )
+            if self.changes is not None:
+                for sourced_id, text_label in self._rows(
+                    f"SELECT r.sourced_id, {_LABELS[file_name]} FROM {self._live(file_name)} r "
+                    f"WHERE r.tenant_id = :tenant AND r.status = 'active' "
+                    f"AND r.sourced_id IN ({dependants}) ORDER BY r.sourced_id"
+                ):
+                    self.changes(file_name, "deactivated", sourced_id, text_label or "")
+            count = self._deactivate(self._live(file_name), dependants, now_param)
             if count:
                 counts = self.summary.setdefault(file_name, ChangeCounts())
                 counts.deactivated += count

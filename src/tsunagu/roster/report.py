@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tsunagu.roster.importer import ImportResult
+from tsunagu.roster.importer import ChangeSink, ImportResult
 
+CHANGE_COLUMNS = ("file", "action", "sourcedId", "label")
 REPORT_COLUMNS = ("severity", "rule", "file", "row", "column", "value", "message_ja", "message_en")
 
 
@@ -77,3 +80,16 @@ def result_as_json(result: ImportResult) -> dict[str, Any]:
             for (rule, file), count in result.suppressed.items()
         ],
     }
+
+
+@contextmanager
+def changes_csv(path: Path) -> Iterator[ChangeSink]:
+    """A change sink writing one CSV row per added, changed or deactivated record."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as stream:  # BOM: see above
+        writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(CHANGE_COLUMNS)
+
+        def sink(file_name: str, action: str, sourced_id: str, label: str) -> None:
+            writer.writerow((file_name, action, sourced_id, label))
+
+        yield sink
