@@ -815,3 +815,15 @@ def test_a_wrong_value_repeated_on_many_rows_is_reported_on_each(import_rows: Im
         ("value.grade", 4),
         ("value.grade", 5),
     ]
+
+
+def test_sanity_warnings_import_but_are_reported(import_rows: ImportRows) -> None:
+    rows = valid_roster()
+    rows["users"][2]["metadata.jp.homeClass"] = uid(f"{BOARD_CODE}:class:5-math")  # scheduled
+    rows["enrollments"][3]["metadata.jp.ShussekiNo"] = "1"  # s2 gets s1's number
+    result = import_rows(rows)
+    assert result.applied
+    assert [(p.rule, p.file, p.row, p.column) for p in result.warnings] == [
+        ("user.home_class_not_homeroom", "users.csv", 3, "metadata.jp.homeClass"),
+        ("enrollment.duplicate_shussekino", "enrollments.csv", 4, "metadata.jp.ShussekiNo"),
+    ]

@@ -123,6 +123,8 @@ class Reference:
     #: (column of the target's staging/live table, required value), e.g. ("type", "school").
     kind: tuple[str, str] | None = None
     many: bool = False
+    #: The rule a reference of the wrong kind breaks (a warning for the homeroom hint).
+    kind_rule: str = "ref.wrong_type"
 
 
 # eportal-standard.md §4.8 (K社 ib1044–ib1060, ib1094, ib1099; meibo *Set classes).
@@ -135,7 +137,13 @@ REFERENCES = (
     Reference("classes", "schoolSourcedId", "orgs", ("type", "school")),
     Reference("classes", "termSourcedIds", "academicSessions", many=True),
     Reference("users", "primaryOrgSourcedId", "orgs"),
-    Reference("users", "metadata.jp.homeClass", "classes"),
+    Reference(
+        "users",
+        "metadata.jp.homeClass",
+        "classes",
+        ("class_type", "homeroom"),
+        kind_rule="user.home_class_not_homeroom",
+    ),
     Reference("users", "agentSourcedIds", "users", many=True),
     Reference("userProfiles", "userSourcedId", "users"),
     Reference("roles", "userSourcedId", "users"),
@@ -159,6 +167,7 @@ _KIND_LABEL = {
     ("type", "district"): "教育委員会 (district)",
     ("type", "school"): "学校 (school)",
     ("type", "schoolYear"): "学年度 (schoolYear)",
+    ("class_type", "homeroom"): "学級 (homeroom)",
 }
 
 
@@ -272,6 +281,7 @@ class _ImportRun:
     summary: dict[str, ChangeCounts] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
     tables: dict[str, StagingTable] = field(default_factory=dict)
+    headers: dict[str, list[str]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- orchestration
 
@@ -337,6 +347,7 @@ class _ImportRun:
             header = stream.header
             if not check_header(file_name, header, profile, self.log):
                 return
+            self.headers[file_name] = header
             if not layout.stored:
                 self.log.report("demographics.not_stored", file=layout.filename)
             validator = RowValidator(file_name, header, mode, self.tenant_code, self.log)
@@ -493,6 +504,8 @@ class _ImportRun:
         for ref in REFERENCES:
             if ref.file == file_name:
                 self._check_reference(ref)
+        if file_name == "enrollments":
+            self._check_attendance_numbers()
 
     def _check_reference(self, ref: Reference) -> None:
         table = self.tables[ref.file]
@@ -531,12 +544,37 @@ class _ImportRun:
         typed = self._exists_in_post_state(ref.target, "sourced_id", value_sql, ref.kind)
         for row_no, value in self._rows(f"{source} AND {exists} AND NOT {typed} ORDER BY 1"):
             self.log.report(
-                "ref.wrong_type",
+                ref.kind_rule,
                 file=filename,
                 row=row_no,
                 column=ref.column,
                 value=value,
                 detail=_KIND_LABEL[ref.kind],
+            )
+
+    def _check_attendance_numbers(self) -> None:
+        """Two pupils of one class with the same 出席番号 (within the file): a warning."""
+        stg = self.tables["enrollments"].name
+        header = self.headers.get("enrollments", [])
+        column = next((c for c in header if c.lower() == "metadata.jp.shussekino"), None)
+        if column is None:
+            return
+        for row_no, value, first in self._rows(
+            f"SELECT s.row_no, s.shusseki_no, d.first_row FROM {stg} s JOIN "
+            f"(SELECT class_sourced_id, shusseki_no, MIN(row_no) AS first_row FROM {stg} "
+            f"WHERE status = 'active' AND role = 'student' AND shusseki_no IS NOT NULL "
+            f"GROUP BY class_sourced_id, shusseki_no HAVING COUNT(*) > 1) d "
+            f"ON d.class_sourced_id = s.class_sourced_id AND d.shusseki_no = s.shusseki_no "
+            f"WHERE s.status = 'active' AND s.role = 'student' AND s.row_no <> d.first_row "
+            f"ORDER BY s.row_no"
+        ):
+            self.log.report(
+                "enrollment.duplicate_shussekino",
+                file="enrollments.csv",
+                row=row_no,
+                column=column,
+                value=value,
+                detail=str(first),
             )
 
     def _check_users_and_roles(self) -> None:

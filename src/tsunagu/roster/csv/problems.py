@@ -349,6 +349,16 @@ _RULES = (
         "{column} の {value} は {detail} ではありません。",
         "{column} {value} is not a {detail}.",
     ),
+    _w(
+        "user.home_class_not_homeroom",
+        "metadata.jp.homeClass の {value} は学級（homeroom）ではありません。",
+        "metadata.jp.homeClass {value} is not a homeroom class.",
+    ),
+    _w(
+        "enrollment.duplicate_shussekino",
+        "同じ学級に出席番号 {value} の児童生徒がほかにもいます（{detail} 行目）。",
+        "Another pupil of the same class has attendance number {value} (row {detail}).",
+    ),
     _e(
         "user.master_identifier_duplicate",
         "userMasterIdentifier {value} が別の利用者（{detail}）と重複しています。",
