@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from tsunagu.app import create_app
 from tsunagu.container import Container
+from tsunagu.settings import Settings
 from tsunagu.tenancy import service
 from tsunagu.tenancy.service import TenantError
 
@@ -29,3 +32,12 @@ def test_tenant_codes_are_validated_and_unique(container: Container) -> None:
         container.database.transaction() as session,
     ):
         service.create_tenant(session, "93101", "short")
+
+
+def test_the_app_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}", var_dir=tmp_path)
+    with (
+        pytest.raises(RuntimeError, match="tsunagu db upgrade"),
+        TestClient(create_app(settings=settings)),
+    ):
+        pass

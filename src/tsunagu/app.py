@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tsunagu import __version__
 from tsunagu.container import Container, build_container
+from tsunagu.db import migrate
 from tsunagu.settings import Settings
 
 
@@ -16,9 +17,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container = container or build_container(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        serving: Container = app.state.container
+        # Refuse to serve on a schema this code does not know: every request would fail.
+        url = serving.database.url.render_as_string(hide_password=False)
+        if not migrate.schema_is_current(url):
+            serving.close()
+            raise RuntimeError(
+                "The database schema is missing or out of date: run 'tsunagu db upgrade'."
+            )
         yield
-        container.close()
+        serving.close()
 
     app = FastAPI(
         title="Tsunagu 学習eポータル",

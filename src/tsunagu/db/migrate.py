@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +21,19 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+@cache
+def expected_heads() -> frozenset[str]:
+    """The migration heads this code ships (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def schema_is_current(database_url: str) -> bool:
+    """Whether the database has been migrated to this code's newest schema."""
+    return set(current_heads(database_url)) == expected_heads()
 
 
 def current_heads(database_url: str) -> list[str]:
