@@ -24,13 +24,16 @@ import hashlib
 import json
 import logging
 import operator
+import queue
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
@@ -40,7 +43,13 @@ from tsunagu.roster.csv.problems import Problem, ProblemLog
 from tsunagu.roster.csv.reader import CsvStream, Package, PackageError, check_header, read_manifest
 from tsunagu.roster.csv.rules import RowValidator, parse_iso_datetime, split_list
 from tsunagu.roster.models import RosterImport
-from tsunagu.roster.staging import LIST_REFS_TABLE, Stager, StagingTable, staging_table_for
+from tsunagu.roster.staging import (
+    LIST_REFS_TABLE,
+    Stager,
+    StagingTable,
+    copy_line,
+    staging_table_for,
+)
 from tsunagu.tenancy.service import get_tenant
 
 logger = logging.getLogger(__name__)
@@ -65,6 +74,7 @@ _LABELS = {
     "enrollments": "r.role || ' ' || r.user_sourced_id || ' → ' || r.class_sourced_id",
 }
 _PROGRESS_EVERY = 10_000
+_LIST_REF_COLUMNS = ("file", "row_no", "col", "value")
 _ANALYZE_AFTER_ROWS = 10_000
 
 
@@ -230,7 +240,7 @@ def import_roster(
         dry_run=dry_run,
         source=source.name,
         profile=profile,
-        problems=log.problems,
+        problems=sorted(log.problems, key=_problem_order),
         error_count=log.error_count,
         warning_count=log.warning_count,
         suppressed=dict(log.suppressed),
@@ -239,6 +249,20 @@ def import_roster(
     )
     result.import_id = _record(container, tenant.id, result, started)
     return result
+
+
+_FILE_RANK = {
+    name: rank
+    for rank, name in enumerate(
+        ["manifest.csv", *(LAYOUTS[f].filename for f in FILE_ORDER)], start=1
+    )
+}
+
+
+def _problem_order(problem: Problem) -> tuple[int, int]:
+    # Two threads report (one reads a file while SQL checks the previous): present the problems
+    # in file and row order all the same.
+    return _FILE_RANK.get(problem.file or "", 0), -1 if problem.row is None else problem.row
 
 
 def _record(container: Container, tenant_id: int, result: ImportResult, started: datetime) -> int:
@@ -302,77 +326,102 @@ class _ImportRun:
                 text("SELECT pg_advisory_xact_lock(7351, :t)"), {"t": self.tenant_id}
             )
         stager.create_list_refs()
+        present: list[str] = []
         for file_name in FILE_ORDER:
             mode = manifest.mode(file_name)
-            self.modes[file_name] = mode
-            table = staging_table_for(file_name)
-            self.tables[file_name] = table
+            self.tables[file_name] = staging_table_for(file_name)
             if mode == "absent" or not package.has(LAYOUTS[file_name].filename):
-                self.modes[file_name] = "absent"
-                continue
-            stager.create(table)
-            with _timed(f"stage {file_name}"):
-                self._stage_file(package, file_name, mode, profile, table)
-            with _timed(f"check {file_name}"):
-                self._check_file(file_name)
-        if self.log.has_errors:
-            return profile
-        with _timed("check users and roles"):
-            self._check_users_and_roles()
-        if self.log.has_errors:
-            return profile
-        with _timed("diff"):
-            self._diff()
-        if self.log.has_errors:
-            return profile
-        with _timed("apply"):
-            self._apply()
+                mode = "absent"
+            else:
+                stager.create(self.tables[file_name])
+                present.append(file_name)
+            self.modes[file_name] = mode
+        if self.is_postgresql:
+            # While the database checks and applies one file, a second thread reads and checks
+            # the next: the two halves of a city's import (Python and PostgreSQL) overlap.
+            with _Reader(self, package, present, profile) as reader:
+                for file_name in present:
+                    staged = reader.next_file()
+                    with _timed(f"load {file_name}"):
+                        if staged is not None:
+                            table = self.tables[file_name]
+                            with staged.rows:
+                                stager.copy_spool(table.name, table.columns, staged.rows)
+                            if staged.list_refs:
+                                stager.load(LIST_REFS_TABLE, _LIST_REF_COLUMNS, staged.list_refs)
+                    self._after_staged(file_name)
+        else:
+            for file_name in present:
+                with _timed(f"read and load {file_name}"):
+                    self._stage_inline(package, file_name, profile)
+                self._after_staged(file_name)
+        if not self.log.has_errors:
+            with _timed("cascades"):
+                self._cascade_and_analyse()
         return profile
+
+    def _after_staged(self, file_name: str) -> None:
+        """Everything after a file is in its staging table: checks, and while all is well, the
+        diff and the apply (a later error still rolls everything back)."""
+        table = self.tables[file_name]
+        # Look-ups by sourcedId serve references into this file and a delta's row-by-row
+        # updates; a bulk file nothing refers to (enrollments, roles) is only ever hashed.
+        indexed = file_name in _REFERENCED or self.modes[file_name] == "delta"
+        self.stager.index(table.name, "sourced_id" if indexed else None)
+        with _timed(f"check {file_name}"):
+            self._check_file(file_name)
+        if self.log.has_errors or table.live_table is None:
+            return
+        with _timed(f"diff {file_name}"):
+            self._diff_file(file_name)
+        if self.log.has_errors:
+            return
+        with _timed(f"apply {file_name}"):
+            self._apply_file(file_name)
 
     # ----------------------------------------------------------------- streaming
 
-    def _stage_file(
-        self,
-        package: Package,
-        file_name: str,
-        mode: str,
-        profile: Profile | None,
-        table: StagingTable,
-    ) -> None:
+    def open_file(
+        self, package: Package, file_name: str, profile: Profile | None
+    ) -> tuple[CsvStream, RowValidator | None]:
+        """Open a file and check its form and header; the validator is None when unusable."""
         layout = LAYOUTS[file_name]
         stream = CsvStream(package, layout.filename, self.log)
+        if not stream.readable or stream.header is None:
+            return stream, None
+        header = stream.header
+        if not check_header(file_name, header, profile, self.log):
+            return stream, None
+        self.headers[file_name] = header
+        if not layout.stored:
+            self.log.report("demographics.not_stored", file=layout.filename)
+        mode = self.modes[file_name]
+        return stream, RowValidator(file_name, header, mode, self.tenant_code, self.log)
+
+    def _stage_inline(self, package: Package, file_name: str, profile: Profile | None) -> None:
+        table = self.tables[file_name]
+        stream, validator = self.open_file(package, file_name, profile)
         try:
-            if not stream.readable or stream.header is None:
+            if validator is None:
                 return
-            header = stream.header
-            if not check_header(file_name, header, profile, self.log):
-                return
-            self.headers[file_name] = header
-            if not layout.stored:
-                self.log.report("demographics.not_stored", file=layout.filename)
-            validator = RowValidator(file_name, header, mode, self.tenant_code, self.log)
             list_refs: list[tuple[str, str, str, str]] = []
-            rows = self._staging_rows(stream, validator, table, file_name, mode, list_refs)
+            rows = self.staging_rows(stream, validator, file_name, list_refs)
             self.stager.load(table.name, table.columns, rows)
             if list_refs:
-                self.stager.load(LIST_REFS_TABLE, ("file", "row_no", "col", "value"), list_refs)
+                self.stager.load(LIST_REFS_TABLE, _LIST_REF_COLUMNS, list_refs)
         finally:
             stream.close()
-        # Look-ups by sourcedId serve references into this file and a delta's row-by-row
-        # updates; a bulk file nothing refers to (enrollments, roles) is only ever hashed.
-        indexed = file_name in _REFERENCED or mode == "delta"
-        self.stager.index(table.name, "sourced_id" if indexed else None)
 
-    def _staging_rows(
+    def staging_rows(
         self,
         stream: CsvStream,
         validator: RowValidator,
-        table: StagingTable,
         file_name: str,
-        mode: str,
         list_refs_out: list[tuple[str, str, str, str]],
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[tuple[str, ...]]:
         layout = LAYOUTS[file_name]
+        table = self.tables[file_name]
+        mode = self.modes[file_name]
         header = stream.header or []
         index = validator.index
         # Position of each staged attribute in this header (first matching column wins: a file
@@ -506,6 +555,10 @@ class _ImportRun:
                 self._check_reference(ref)
         if file_name == "enrollments":
             self._check_attendance_numbers()
+        elif file_name == "users":
+            self._check_user_identifiers()
+        elif file_name == "roles":
+            self._check_secondary_roles()
 
     def _check_reference(self, ref: Reference) -> None:
         table = self.tables[ref.file]
@@ -577,142 +630,144 @@ class _ImportRun:
                 detail=str(first),
             )
 
-    def _check_users_and_roles(self) -> None:
-        if self.modes["users"] != "absent":
-            users = self.tables["users"].name
-            for row_no, value, first in self._rows(
-                f"SELECT s.row_no, s.user_master_identifier, d.first_row FROM {users} s JOIN "
-                f"(SELECT user_master_identifier AS umi, MIN(row_no) AS first_row FROM {users} "
-                f"WHERE status = 'active' AND user_master_identifier IS NOT NULL "
-                f"GROUP BY user_master_identifier HAVING COUNT(*) > 1) d "
-                f"ON d.umi = s.user_master_identifier WHERE s.row_no <> d.first_row "
-                f"AND s.status = 'active' ORDER BY s.row_no"
-            ):
-                self.log.report(
-                    "user.master_identifier_duplicate",
-                    file="users.csv",
-                    row=row_no,
-                    column="userMasterIdentifier",
-                    value=value,
-                    detail=f"users.csv row {first}",
-                )
-            # A UUID belongs to one person for good: it may not pass to another sourcedId, even
-            # when the first holder was deactivated.
-            for row_no, value, holder in self._rows(
-                f"SELECT s.row_no, s.user_master_identifier, l.sourced_id FROM {users} s "
-                f"JOIN roster_users l ON l.tenant_id = :tenant "
-                f"AND l.user_master_identifier = s.user_master_identifier "
-                f"AND l.sourced_id <> s.sourced_id WHERE s.status = 'active' "
-                f"AND NOT EXISTS (SELECT 1 FROM {users} o WHERE o.sourced_id = l.sourced_id "
-                f"AND o.status = 'active') ORDER BY s.row_no"
-            ):
-                self.log.report(
-                    "user.master_identifier_duplicate",
-                    file="users.csv",
-                    row=row_no,
-                    column="userMasterIdentifier",
-                    value=value,
-                    detail=f"sourcedId {holder}",
-                )
-        if self.modes["roles"] != "absent":
-            roles = self.tables["roles"].name
-            has_primary = self._exists_in_post_state(
-                "roles", "user_sourced_id", "s.user_sourced_id", ("role_type", "primary")
+    def _check_user_identifiers(self) -> None:
+        users = self.tables["users"].name
+        for row_no, value, first in self._rows(
+            f"SELECT s.row_no, s.user_master_identifier, d.first_row FROM {users} s JOIN "
+            f"(SELECT user_master_identifier AS umi, MIN(row_no) AS first_row FROM {users} "
+            f"WHERE status = 'active' AND user_master_identifier IS NOT NULL "
+            f"GROUP BY user_master_identifier HAVING COUNT(*) > 1) d "
+            f"ON d.umi = s.user_master_identifier WHERE s.row_no <> d.first_row "
+            f"AND s.status = 'active' ORDER BY s.row_no"
+        ):
+            self.log.report(
+                "user.master_identifier_duplicate",
+                file="users.csv",
+                row=row_no,
+                column="userMasterIdentifier",
+                value=value,
+                detail=f"users.csv row {first}",
             )
-            for (row_no,) in self._rows(
-                f"SELECT s.row_no FROM {roles} s WHERE s.status = 'active' "
-                f"AND s.role_type = 'secondary' AND NOT {has_primary} ORDER BY s.row_no"
-            ):
-                self.log.report(
-                    "role.secondary_without_primary",
-                    file="roles.csv",
-                    row=row_no,
-                    column="roleType",
-                    value="secondary",
-                )
+        # A UUID belongs to one person for good: it may not pass to another sourcedId, even
+        # when the first holder was deactivated.
+        for row_no, value, holder in self._rows(
+            f"SELECT s.row_no, s.user_master_identifier, l.sourced_id FROM {users} s "
+            f"JOIN roster_users l ON l.tenant_id = :tenant "
+            f"AND l.user_master_identifier = s.user_master_identifier "
+            f"AND l.sourced_id <> s.sourced_id WHERE s.status = 'active' "
+            f"AND NOT EXISTS (SELECT 1 FROM {users} o WHERE o.sourced_id = l.sourced_id "
+            f"AND o.status = 'active') ORDER BY s.row_no"
+        ):
+            self.log.report(
+                "user.master_identifier_duplicate",
+                file="users.csv",
+                row=row_no,
+                column="userMasterIdentifier",
+                value=value,
+                detail=f"sourcedId {holder}",
+            )
+
+    def _check_secondary_roles(self) -> None:
+        roles = self.tables["roles"].name
+        has_primary = self._exists_in_post_state(
+            "roles", "user_sourced_id", "s.user_sourced_id", ("role_type", "primary")
+        )
+        for (row_no,) in self._rows(
+            f"SELECT s.row_no FROM {roles} s WHERE s.status = 'active' "
+            f"AND s.role_type = 'secondary' AND NOT {has_primary} ORDER BY s.row_no"
+        ):
+            self.log.report(
+                "role.secondary_without_primary",
+                file="roles.csv",
+                row=row_no,
+                column="roleType",
+                value="secondary",
+            )
 
     # ----------------------------------------------------------------- diff and apply
 
-    def _diff(self) -> None:
-        for file_name in FILE_ORDER:
-            mode = self.modes[file_name]
-            table = self.tables[file_name]
-            if mode == "absent" or table.live_table is None:
-                continue
-            live = table.live_table
-            stg = table.name
-            filename = LAYOUTS[file_name].filename
-            counts = ChangeCounts()
-            if mode == "delta":
-                stale_condition = (
-                    f"EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
-                    f"AND l.sourced_id = {stg}.sourced_id AND l.source_modified_at > "
-                    f"{self._cast_ts(stg + '.dlm')})"
-                )
-                for row_no, dlm in self._rows(
-                    f"SELECT row_no, dlm FROM {stg} WHERE {stale_condition} ORDER BY row_no"
-                ):
-                    self.log.report(
-                        "delta.stale_row",
-                        file=filename,
-                        row=row_no,
-                        column="dateLastModified",
-                        value=dlm,
-                    )
-                self.connection.execute(
-                    text(f"DELETE FROM {stg} WHERE {stale_condition}"), {"tenant": self.tenant_id}
-                )
-                for row_no, value in self._rows(
-                    f"SELECT s.row_no, s.sourced_id FROM {stg} s WHERE s.status = 'tobedeleted' "
-                    f"AND NOT EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
-                    f"AND l.sourced_id = s.sourced_id) ORDER BY s.row_no"
-                ):
-                    self.log.report(
-                        "delta.unknown_record",
-                        file=filename,
-                        row=row_no,
-                        column="sourcedId",
-                        value=value,
-                    )
-            counts.added = self._scalar(
-                f"SELECT COUNT(*) FROM {stg} s WHERE s.status = 'active' AND NOT EXISTS "
-                f"(SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
-                f"AND l.sourced_id = s.sourced_id)"
+    def _diff_file(self, file_name: str) -> None:
+        mode = self.modes[file_name]
+        table = self.tables[file_name]
+        live = self._live(file_name)
+        stg = table.name
+        filename = LAYOUTS[file_name].filename
+        counts = ChangeCounts()
+        if mode == "delta":
+            stale_condition = (
+                f"EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+                f"AND l.sourced_id = {stg}.sourced_id AND l.source_modified_at > "
+                f"{self._cast_ts(stg + '.dlm')})"
             )
-            counts.changed = self._scalar(
-                f"SELECT COUNT(*) FROM {stg} s JOIN {live} l ON l.tenant_id = :tenant "
-                f"AND l.sourced_id = s.sourced_id WHERE s.status = 'active' "
-                f"AND (l.row_hash <> s.row_hash OR l.status <> 'active')"
-            )
-            counts.unchanged = self._scalar(
-                f"SELECT COUNT(*) FROM {stg} s JOIN {live} l ON l.tenant_id = :tenant "
-                f"AND l.sourced_id = s.sourced_id WHERE s.status = 'active' "
-                f"AND l.row_hash = s.row_hash AND l.status = 'active'"
-            )
-            gone = f"gone_{stg}"
-            self.stager.create_temp(gone, ("sourced_id",))
-            if mode == "bulk":
-                leaving = (
-                    f"SELECT l.sourced_id FROM {live} l WHERE l.tenant_id = :tenant "
-                    f"AND l.status = 'active' AND NOT EXISTS (SELECT 1 FROM {stg} s "
-                    f"WHERE s.sourced_id = l.sourced_id)"
-                )
-            else:
-                leaving = (
-                    f"SELECT l.sourced_id FROM {live} l JOIN {stg} s "
-                    f"ON s.sourced_id = l.sourced_id AND s.status = 'tobedeleted' "
-                    f"WHERE l.tenant_id = :tenant AND l.status = 'active'"
+            for row_no, dlm in self._rows(
+                f"SELECT row_no, dlm FROM {stg} WHERE {stale_condition} ORDER BY row_no"
+            ):
+                self.log.report(
+                    "delta.stale_row",
+                    file=filename,
+                    row=row_no,
+                    column="dateLastModified",
+                    value=dlm,
                 )
             self.connection.execute(
-                text(f"INSERT INTO {gone} (sourced_id) {leaving}"), {"tenant": self.tenant_id}
+                text(f"DELETE FROM {stg} WHERE {stale_condition}"), {"tenant": self.tenant_id}
             )
-            counts.deactivated = self._scalar(f"SELECT COUNT(*) FROM {gone}")
-            self.summary[file_name] = counts
-            if self.changes is not None:
-                self._list_changes(file_name)
+            for row_no, value in self._rows(
+                f"SELECT s.row_no, s.sourced_id FROM {stg} s WHERE s.status = 'tobedeleted' "
+                f"AND NOT EXISTS (SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+                f"AND l.sourced_id = s.sourced_id) ORDER BY s.row_no"
+            ):
+                self.log.report(
+                    "delta.unknown_record",
+                    file=filename,
+                    row=row_no,
+                    column="sourcedId",
+                    value=value,
+                )
+        counts.added = self._scalar(
+            f"SELECT COUNT(*) FROM {stg} s WHERE s.status = 'active' AND NOT EXISTS "
+            f"(SELECT 1 FROM {live} l WHERE l.tenant_id = :tenant "
+            f"AND l.sourced_id = s.sourced_id)"
+        )
+        counts.changed = self._scalar(
+            f"SELECT COUNT(*) FROM {stg} s JOIN {live} l ON l.tenant_id = :tenant "
+            f"AND l.sourced_id = s.sourced_id WHERE s.status = 'active' "
+            f"AND (l.row_hash <> s.row_hash OR l.status <> 'active')"
+        )
+        counts.unchanged = self._scalar(
+            f"SELECT COUNT(*) FROM {stg} s JOIN {live} l ON l.tenant_id = :tenant "
+            f"AND l.sourced_id = s.sourced_id WHERE s.status = 'active' "
+            f"AND l.row_hash = s.row_hash AND l.status = 'active'"
+        )
+        gone = f"gone_{stg}"
+        self.stager.create_temp(gone, ("sourced_id",))
+        if mode == "bulk":
+            leaving = (
+                f"SELECT l.sourced_id FROM {live} l WHERE l.tenant_id = :tenant "
+                f"AND l.status = 'active' AND NOT EXISTS (SELECT 1 FROM {stg} s "
+                f"WHERE s.sourced_id = l.sourced_id)"
+            )
+        else:
+            leaving = (
+                f"SELECT l.sourced_id FROM {live} l JOIN {stg} s "
+                f"ON s.sourced_id = l.sourced_id AND s.status = 'tobedeleted' "
+                f"WHERE l.tenant_id = :tenant AND l.status = 'active'"
+            )
+        self.connection.execute(
+            text(f"INSERT INTO {gone} (sourced_id) {leaving}"), {"tenant": self.tenant_id}
+        )
+        counts.deactivated = self._scalar(f"SELECT COUNT(*) FROM {gone}")
+        self.summary[file_name] = counts
+        if self.changes is not None:
+            self._list_changes(file_name)
 
         users = self.summary.get("users")
-        if users is not None and users.deactivated and not self.allow_mass_deactivation:
+        if (
+            file_name == "users"
+            and users
+            and users.deactivated
+            and not self.allow_mass_deactivation
+        ):
             active = self._scalar(
                 "SELECT COUNT(*) FROM roster_users WHERE tenant_id = :tenant AND status = 'active'"
             )
@@ -749,66 +804,68 @@ class _ImportRun:
     def _cast_ts(self, sql: str) -> str:
         return f"CAST({sql} AS TIMESTAMPTZ)" if self.is_postgresql else sql
 
-    def _apply(self) -> None:
-        now_param = bindparam("now", value=self.now, type_=DateTime(timezone=True))
-        for file_name in FILE_ORDER:
-            mode = self.modes[file_name]
-            table = self.tables[file_name]
-            if mode == "absent" or table.live_table is None:
-                continue
-            live = table.live_table
-            stg = table.name
-            attrs = table.attributes
-            counts = self.summary[file_name]
-            extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
-            # Values per live column, read from the staging row ``s``.
-            values = {
-                "tenant_id": ":tenant",
-                "sourced_id": "s.sourced_id",
-                "status": "'active'",
-                "date_last_modified": ":now",
-                "source_modified_at": self._cast_ts("s.dlm"),
-                "row_hash": "s.row_hash",
-                "extra_metadata": extra,
-                **{a: f"s.{a}" for a in attrs},
-            }
-            # New rows and changed rows separately: a plain INSERT of a city's million
-            # enrollments is much cheaper than INSERT … ON CONFLICT, and unchanged rows are
-            # touched by neither statement. The diff's counts say which statements have work:
-            # a join over a million rows to update none is seconds wasted.
-            if counts.added:
-                self.connection.execute(
-                    text(
-                        f"INSERT INTO {live} ({', '.join(values)}) "
-                        f"SELECT {', '.join(values.values())} FROM {stg} s "
-                        f"WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM {live} l "
-                        f"WHERE l.tenant_id = :tenant AND l.sourced_id = s.sourced_id)"
-                    ).bindparams(now_param),
-                    {"tenant": self.tenant_id},
-                )
-            assignments = ", ".join(
-                f"{column} = {value}"
-                for column, value in values.items()
-                if column not in ("tenant_id", "sourced_id")
-            )
-            if counts.changed:
-                self.connection.execute(
-                    text(
-                        f"UPDATE {live} SET {assignments} FROM {stg} s "
-                        f"WHERE {live}.tenant_id = :tenant AND {live}.sourced_id = s.sourced_id "
-                        f"AND s.status = 'active' "
-                        f"AND ({live}.row_hash <> s.row_hash OR {live}.status <> 'active')"
-                    ).bindparams(now_param),
-                    {"tenant": self.tenant_id},
-                )
-            if counts.deactivated:
-                self._deactivate(
-                    live,
-                    f"SELECT sourced_id FROM gone_{stg}",
-                    now_param,
-                    source_stage=stg if mode == "delta" else None,
-                )
+    def _now_param(self) -> Any:
+        return bindparam("now", value=self.now, type_=DateTime(timezone=True))
 
+    def _apply_file(self, file_name: str) -> None:
+        now_param = self._now_param()
+        mode = self.modes[file_name]
+        table = self.tables[file_name]
+        live = self._live(file_name)
+        stg = table.name
+        attrs = table.attributes
+        counts = self.summary[file_name]
+        extra = "CAST(s.extra_metadata AS JSON)" if self.is_postgresql else "s.extra_metadata"
+        # Values per live column, read from the staging row ``s``.
+        values = {
+            "tenant_id": ":tenant",
+            "sourced_id": "s.sourced_id",
+            "status": "'active'",
+            "date_last_modified": ":now",
+            "source_modified_at": self._cast_ts("s.dlm"),
+            "row_hash": "s.row_hash",
+            "extra_metadata": extra,
+            **{a: f"s.{a}" for a in attrs},
+        }
+        # New rows and changed rows separately: a plain INSERT of a city's million
+        # enrollments is much cheaper than INSERT … ON CONFLICT, and unchanged rows are
+        # touched by neither statement. The diff's counts say which statements have work:
+        # a join over a million rows to update none is seconds wasted.
+        if counts.added:
+            self.connection.execute(
+                text(
+                    f"INSERT INTO {live} ({', '.join(values)}) "
+                    f"SELECT {', '.join(values.values())} FROM {stg} s "
+                    f"WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM {live} l "
+                    f"WHERE l.tenant_id = :tenant AND l.sourced_id = s.sourced_id)"
+                ).bindparams(now_param),
+                {"tenant": self.tenant_id},
+            )
+        assignments = ", ".join(
+            f"{column} = {value}"
+            for column, value in values.items()
+            if column not in ("tenant_id", "sourced_id")
+        )
+        if counts.changed:
+            self.connection.execute(
+                text(
+                    f"UPDATE {live} SET {assignments} FROM {stg} s "
+                    f"WHERE {live}.tenant_id = :tenant AND {live}.sourced_id = s.sourced_id "
+                    f"AND s.status = 'active' "
+                    f"AND ({live}.row_hash <> s.row_hash OR {live}.status <> 'active')"
+                ).bindparams(now_param),
+                {"tenant": self.tenant_id},
+            )
+        if counts.deactivated:
+            self._deactivate(
+                live,
+                f"SELECT sourced_id FROM gone_{stg}",
+                now_param,
+                source_stage=stg if mode == "delta" else None,
+            )
+
+    def _cascade_and_analyse(self) -> None:
+        now_param = self._now_param()
         # People and classes that left take their enrollments and roles with them.
         cascades = (
             ("enrollments", "user_sourced_id", "users"),
@@ -860,3 +917,87 @@ class _ImportRun:
             {"tenant": self.tenant_id},
         )
         return int(result.rowcount or 0)
+
+
+@dataclass
+class _StagedFile:
+    """One file read and checked by the reader thread, as COPY lines in a spool."""
+
+    rows: IO[str]
+    list_refs: list[tuple[str, str, str, str]]
+
+
+class _Reader:
+    """Reads, checks and formats the package's files one after another on a second thread.
+
+    The main thread takes them in order with :meth:`next_file` (``None`` for a file whose form
+    or header was unusable; its problems are already reported). Spools live on disk past a few
+    megabytes, so reading ahead costs no memory.
+    """
+
+    _SPOOL_IN_MEMORY = 8 << 20
+
+    def __init__(
+        self, run: _ImportRun, package: Package, files: list[str], profile: Profile | None
+    ) -> None:
+        self._run = run
+        self._package = package
+        self._files = files
+        self._profile = profile
+        self._ready: queue.Queue[tuple[_StagedFile | None, BaseException | None]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read_all, name="roster-reader", daemon=True)
+
+    def __enter__(self) -> _Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        while not self._ready.empty():  # close spools nobody took (after an error)
+            staged, _ = self._ready.get_nowait()
+            if staged is not None:
+                staged.rows.close()
+
+    def next_file(self) -> _StagedFile | None:
+        staged, error = self._ready.get()
+        if error is not None:
+            raise error
+        return staged
+
+    def _read_all(self) -> None:
+        try:
+            for file_name in self._files:
+                if self._stop.is_set():
+                    return
+                self._ready.put((self._read(file_name), None))
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self._ready.put((None, exc))
+
+    def _read(self, file_name: str) -> _StagedFile | None:
+        run = self._run
+        stream, validator = run.open_file(self._package, file_name, self._profile)
+        try:
+            if validator is None:
+                return None
+            tabs = len(run.tables[file_name].columns) - 1
+            spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (handed over, closed later)
+                max_size=self._SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", newline=""
+            )
+            list_refs: list[tuple[str, str, str, str]] = []
+            buffer: list[str] = []
+            for row in run.staging_rows(stream, validator, file_name, list_refs):
+                buffer.append(copy_line(row, tabs))
+                if len(buffer) >= 5000:
+                    if self._stop.is_set():
+                        break
+                    buffer.append("")
+                    spool.write("\n".join(buffer))
+                    buffer.clear()
+            if buffer:
+                buffer.append("")
+                spool.write("\n".join(buffer))
+            return _StagedFile(rows=spool, list_refs=list_refs)
+        finally:
+            stream.close()

@@ -8,8 +8,10 @@ dictionaries holding a city in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO, Any
 
 from sqlalchemy import Connection, text
 
@@ -53,6 +55,14 @@ def staging_table_for(file_name: str) -> StagingTable:
 
 
 LIST_REFS_TABLE = "stg_list_refs"
+
+
+def copy_line(row: Sequence[str], tabs: int) -> str:
+    """One row in COPY text format ("" is NULL), escaping only when a value needs it."""
+    line = "\t".join(row)
+    if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != tabs:
+        line = "\t".join(_copy_escape(v) for v in row)
+    return line
 
 
 def _copy_escape(value: str) -> str:
@@ -106,19 +116,11 @@ class Stager:
     def _copy(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         """COPY in text format, built here in big chunks: adapting a million rows value by value
         costs more than parsing and checking them."""
-        import psycopg
-
-        pg = self.connection.connection.dbapi_connection
-        assert isinstance(pg, psycopg.Connection)
         tabs = len(columns) - 1
         buffer: list[str] = []
-        sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT text, NULL '')"
-        with pg.cursor() as cursor, cursor.copy(sql) as copy:
+        with self._copy_stream(name, columns) as copy:
             for row in rows:
-                line = "\t".join(row)
-                if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != tabs:
-                    line = "\t".join(_copy_escape(v) for v in row)
-                buffer.append(line)
+                buffer.append(copy_line(row, tabs))
                 if len(buffer) >= _BATCH:
                     buffer.append("")
                     copy.write("\n".join(buffer))
@@ -126,6 +128,23 @@ class Stager:
             if buffer:
                 buffer.append("")
                 copy.write("\n".join(buffer))
+
+    def copy_spool(self, name: str, columns: Sequence[str], spool: IO[str]) -> None:
+        """COPY lines another thread already formatted (see :func:`copy_line`) from a spool."""
+        spool.seek(0)
+        with self._copy_stream(name, columns) as copy:
+            while chunk := spool.read(1 << 20):
+                copy.write(chunk)
+
+    @contextmanager
+    def _copy_stream(self, name: str, columns: Sequence[str]) -> Iterator[Any]:
+        import psycopg
+
+        pg = self.connection.connection.dbapi_connection
+        assert isinstance(pg, psycopg.Connection)
+        sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT text, NULL '')"
+        with pg.cursor() as cursor, cursor.copy(sql) as copy:
+            yield copy
 
     def index(self, name: str, column: str | None) -> None:
         """Index a loaded staging table on ``column`` (if any) and give the planner statistics."""

@@ -7,6 +7,7 @@ the school clerk who has to fix the file in the 校務支援システム.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -443,19 +444,22 @@ class ProblemLog:
     _listed: dict[tuple[str, str | None], int] = field(default_factory=dict)
     error_count: int = 0
     warning_count: int = 0
+    # The importer reads one file while it checks the previous one in SQL: two threads report.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, problem: Problem) -> None:
-        if problem.severity is Severity.ERROR:
-            self.error_count += 1
-        else:
-            self.warning_count += 1
-        key = (problem.rule, problem.file)
-        listed = self._listed.get(key, 0)
-        if listed >= self.cap:
-            self.suppressed[key] = self.suppressed.get(key, 0) + 1
-            return
-        self._listed[key] = listed + 1
-        self.problems.append(problem)
+        with self._lock:
+            if problem.severity is Severity.ERROR:
+                self.error_count += 1
+            else:
+                self.warning_count += 1
+            key = (problem.rule, problem.file)
+            listed = self._listed.get(key, 0)
+            if listed >= self.cap:
+                self.suppressed[key] = self.suppressed.get(key, 0) + 1
+                return
+            self._listed[key] = listed + 1
+            self.problems.append(problem)
 
     def report(self, code: str, **where: str | int | None) -> None:
         self.add(make_problem(code, **where))  # type: ignore[arg-type]
