@@ -8,6 +8,7 @@ exactly as before (a valid import ran first, so "unchanged" is a real claim).
 from __future__ import annotations
 
 import codecs
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -827,3 +828,27 @@ def test_sanity_warnings_import_but_are_reported(import_rows: ImportRows) -> Non
         ("user.home_class_not_homeroom", "users.csv", 3, "metadata.jp.homeClass"),
         ("enrollment.duplicate_shussekino", "enrollments.csv", 4, "metadata.jp.ShussekiNo"),
     ]
+
+
+def test_a_damaged_zip_member_is_reported_not_raised(
+    import_rows: ImportRows, container: Container, tmp_path: Path
+) -> None:
+    assert import_rows(valid_roster()).applied
+    before = snapshot(container)
+    package = write_package(tmp_path / "damaged.zip", valid_roster())
+    data = bytearray(package.read_bytes())
+    with zipfile.ZipFile(package) as archive:
+        info = archive.getinfo("enrollments.csv")
+    # Flip bytes inside the member's compressed data (past its local header).
+    start = info.header_offset + 30 + len(info.filename) + 10
+    for offset in range(start, start + 20):
+        data[offset] ^= 0xFF
+    package.write_bytes(bytes(data))
+
+    result = import_roster(container, BOARD_CODE, package)
+
+    assert not result.accepted
+    assert [(p.rule, p.file) for p in result.errors if p.rule == "package.unreadable"] == [
+        ("package.unreadable", "enrollments.csv")
+    ]
+    assert snapshot(container) == before

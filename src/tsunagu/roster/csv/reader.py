@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,10 @@ _MANIFEST_OTHER_PROPERTIES = {
 _SNIFF_BYTES = 1 << 16
 # A record whose every field is double-quoted: "a","b""c",""
 _FULLY_QUOTED = re.compile(r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*')
+
+
+#: What reading a damaged ZIP member raises (bad CRC, truncated or corrupt deflate data).
+_BROKEN_ARCHIVE = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 class PackageError(Exception):
@@ -140,7 +145,12 @@ class CsvStream:
         self.header: list[str] | None = None
         self.readable = False
         self._raw = package.open_binary(name)
-        start = self._raw.read(_SNIFF_BYTES)
+        try:
+            start = self._raw.read(_SNIFF_BYTES)
+        except _BROKEN_ARCHIVE as exc:
+            log.report("package.unreadable", file=name, detail=str(exc))
+            self._raw.close()
+            return
         if start.startswith(codecs.BOM_UTF8):
             log.report("encoding.bom", file=name)
             start = start[len(codecs.BOM_UTF8) :]
@@ -219,6 +229,8 @@ class CsvStream:
             self.log.report("csv.malformed", file=self.name, row=row + 1, detail=str(exc))
         except UnicodeDecodeError as exc:
             self.log.report("encoding.invalid", file=self.name, row=row + 1, detail=exc.reason)
+        except _BROKEN_ARCHIVE as exc:
+            self.log.report("package.unreadable", file=self.name, row=row + 1, detail=str(exc))
 
     def close(self) -> None:
         self._raw.close()
