@@ -68,7 +68,6 @@ DEFAULT_POSTGRES_URL = os.environ.get(
 
 XAPI_ID = re.compile(r"XAPI-\d{5}")
 LOG_PATH_LINE = re.compile(r"Full run log written to (.+?)\s*$", re.MULTILINE)
-NO_REQUIREMENT = "(no requirement id)"
 
 
 class HarnessError(Exception):
@@ -101,11 +100,24 @@ class Summary:
 class Failure:
     """One failed test, or one suite whose hook failed (which skips the rest of that suite)."""
 
-    requirement: str  # the nearest ``XAPI-00xxx`` in the test's or its suites' titles
+    requirement: str  # the nearest ``XAPI-00xxx`` in the test's or its suites' titles, or ""
     title: str
     suites: tuple[str, ...]  # enclosing suite titles, outermost first
     error: str
     hook: bool  # True when a suite (a ``before``/``after`` hook) failed rather than a test
+
+    @property
+    def label(self) -> str:
+        if self.hook:
+            return f"{self.title}: a before/after hook failed, the rest of this suite did not run"
+        return self.title
+
+    @property
+    def group(self) -> str:
+        """What the report groups by: the requirement id, else the outermost suite's title."""
+        if self.requirement:
+            return self.requirement
+        return f"no XAPI id: {self.suites[0] if self.suites else self.title}"
 
     @property
     def all_requirements(self) -> tuple[str, ...]:
@@ -151,7 +163,7 @@ def _requirement(titles: Sequence[str]) -> str:
         ids = XAPI_ID.findall(title)
         if ids:
             return str(ids[-1])
-    return NO_REQUIREMENT
+    return ""
 
 
 def extract_failures(log: Mapping[str, Any]) -> list[Failure]:
@@ -171,17 +183,13 @@ def extract_failures(log: Mapping[str, Any]) -> list[Failure]:
         children = [child for child in node.get("tests") or [] if isinstance(child, Mapping)]
         error = node.get("error")
         if node.get("status") == "failed" and error:
-            hook = depth == 0 or bool(children)
-            shown = title or "(root suite)"
-            if hook:
-                shown = f"{shown}: a before/after hook failed, the rest of this suite did not run"
             failures.append(
                 Failure(
                     requirement=_requirement((*parents, title)),
-                    title=shown,
+                    title=title or "(root suite)",
                     suites=tuple(p for p in parents if p),
                     error=str(error).strip(),
-                    hook=hook,
+                    hook=depth == 0 or bool(children),
                 )
             )
         for child in children:
@@ -194,7 +202,7 @@ def extract_failures(log: Mapping[str, Any]) -> list[Failure]:
 def group_by_requirement(failures: Iterable[Failure]) -> dict[str, list[Failure]]:
     groups: dict[str, list[Failure]] = {}
     for failure in failures:
-        groups.setdefault(failure.requirement, []).append(failure)
+        groups.setdefault(failure.group, []).append(failure)
     return groups
 
 
@@ -611,10 +619,12 @@ def collect_log(
     return extract_failures(data) if isinstance(data, Mapping) else []
 
 
-def run_version(
-    version: str, args: argparse.Namespace, suite: Path, log: Callable[[str], None]
-) -> VersionResult:
-    result = VersionResult(version)
+@contextlib.contextmanager
+def tsunagu_lrs(
+    version: str, args: argparse.Namespace, log: Callable[[str], None]
+) -> Iterator[tuple[str, str, str]]:
+    """A throwaway Tsunagu: fresh database, tenant, credentials, server; yields the xAPI endpoint,
+    key and secret, and removes it all afterwards."""
     with tempfile.TemporaryDirectory(prefix="tsunagu-lrs-conformance-") as folder_name:
         folder = Path(folder_name)
         database = (
@@ -638,24 +648,58 @@ def run_version(
                         env,
                     )
                 )  # fmt: skip
-            with running_server(env, port, folder / "server.log"):
-                log(f"xAPI {version}: tsunagu serve on {base_url}, running the suite ...")
-                started = time.time()
-                clock = time.monotonic()
-                status, output, timed_out = run_suite(
-                    suite,
-                    f"{base_url}/xapi",
-                    key,
-                    secret,
-                    version,
-                    args.grep,
-                    args.timeout,
-                    OUT / f"lrs-conformance-{version}.out",
-                    log,
-                )
-                result.seconds = time.monotonic() - clock
-            if args.keep_server_log:
-                shutil.copy(folder / "server.log", OUT / f"lrs-conformance-{version}.server.log")
+            try:
+                with running_server(env, port, folder / "server.log"):
+                    log(f"xAPI {version}: tsunagu serve on {base_url} ({_backend(args)})")
+                    yield f"{base_url}/xapi", key, secret
+            finally:
+                if args.keep_server_log and (folder / "server.log").is_file():
+                    target = OUT / f"lrs-conformance-{version}.server.log"
+                    target.write_text(
+                        redact((folder / "server.log").read_text(errors="replace"), [secret])
+                    )
+
+
+def _backend(args: argparse.Namespace) -> str:
+    return "PostgreSQL, a fresh schema" if args.postgres else "SQLite, a fresh file"
+
+
+def external_credentials(args: argparse.Namespace) -> tuple[str, str]:
+    if args.dummy_credentials:
+        return "conformance-dummy", uuid.uuid4().hex
+    key = os.environ.get("TSUNAGU_LRS_KEY", "")
+    secret = os.environ.get("TSUNAGU_LRS_SECRET", "")
+    if not key or not secret:
+        raise HarnessError("--endpoint needs TSUNAGU_LRS_KEY and TSUNAGU_LRS_SECRET set")
+    return key, secret
+
+
+def run_version(
+    version: str, args: argparse.Namespace, suite: Path, log: Callable[[str], None]
+) -> VersionResult:
+    result = VersionResult(version)
+    with contextlib.ExitStack() as stack:
+        if args.endpoint:
+            endpoint = str(args.endpoint).rstrip("/")
+            key, secret = external_credentials(args)
+            log(f"xAPI {version}: {endpoint} (an LRS already running)")
+        else:
+            endpoint, key, secret = stack.enter_context(tsunagu_lrs(version, args, log))
+        log(f"xAPI {version}: running the suite (time limit {args.timeout:.0f} s) ...")
+        started = time.time()
+        clock = time.monotonic()
+        status, output, timed_out = run_suite(
+            suite,
+            endpoint,
+            key,
+            secret,
+            version,
+            args.grep,
+            args.timeout,
+            OUT / f"lrs-conformance-{version}.out",
+            log,
+        )
+        result.seconds = time.monotonic() - clock
     result.runner_status, result.timed_out = status, timed_out
     result.summary = parse_summary(output)
     result.failures = collect_log(output, suite, started, secret_forms(key, secret), version)
@@ -677,7 +721,7 @@ def write_report(result: VersionResult) -> Path:
             {
                 "requirement": failure.requirement,
                 "requirements": list(failure.all_requirements),
-                "title": failure.title,
+                "title": failure.label,
                 "suites": list(failure.suites),
                 "hook": failure.hook,
                 "error": failure.error,
@@ -714,14 +758,14 @@ def print_result(result: VersionResult, first: int, stream: TextIO) -> None:
     if result.error:
         console.print(f"[red]{result.error}[/]")
     shown = 0
-    for requirement, failures in group_by_requirement(result.failures).items():
+    for group, failures in group_by_requirement(result.failures).items():
         if shown >= first:
             break
-        console.print(f"[bold]{requirement}[/] ({len(failures)})")
+        console.print(f"[bold]{_shorten(group, 120)}[/] ({len(failures)})")
         for failure in failures:
             if shown >= first:
                 break
-            console.print(f"  - {_shorten(failure.title, 150)}")
+            console.print(f"  - {_shorten(failure.label, 150)}")
             console.print(f"    [dim]{_shorten(failure.error.splitlines()[0], 150)}[/]")
             shown += 1
     if len(result.failures) > shown:
@@ -777,6 +821,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep-server-log", action="store_true", help="copy tsunagu serve's log to bench/out"
+    )
+    parser.add_argument(
+        "--endpoint",
+        help="test an LRS that is already running at this xAPI URL instead of a throwaway "
+        "tsunagu serve (credentials from TSUNAGU_LRS_KEY and TSUNAGU_LRS_SECRET)",
     )
     args = parser.parse_args(argv)
     args.versions = [v.strip() for v in str(args.versions).split(",") if v.strip()]
