@@ -32,6 +32,7 @@ import argparse
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -62,6 +64,7 @@ TENANT_CODE = "139999"
 TENANT_NAME = "LRS適合性試験用教育委員会"
 CREDENTIALS_NAME = "conformance"
 MIN_NODE_MAJOR = 16
+STAMP = ".tsunagu-installed"  # in the staged suite: the package.json its node_modules match
 DEFAULT_POSTGRES_URL = os.environ.get(
     "TSUNAGU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -214,10 +217,22 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def secret_forms(key: str, secret: str) -> list[str]:
-    """The secret and the Basic-auth token that carries it, as they can appear in output."""
+    """The secret and the Basic-auth token that carries it, as they can appear in output.
+
+    The token is also sent URL-encoded (the alternate request syntax puts the header in a form
+    body): without its ``=`` padding it matches both ways, and so does the secret once quoted.
+    """
     token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    bare = token.rstrip("=")
+    forms = {
+        token,
+        bare,
+        urllib.parse.quote(bare, safe=""),
+        secret,
+        urllib.parse.quote(secret, safe=""),
+    }
     # Longest first, so that a token is replaced whole rather than around the secret.
-    return sorted({token, secret}, key=len, reverse=True)
+    return sorted(filter(None, forms), key=len, reverse=True)
 
 
 # -- the suite -----------------------------------------------------------------------------------
@@ -252,18 +267,50 @@ def _suite_is_installed(folder: Path) -> bool:
     return (folder / "node_modules" / "mocha" / "package.json").is_file()
 
 
+def stage_checkout(source: Path, log: Callable[[str], None]) -> Path:
+    """A copy of the checkout under ``var/lrs-conformance/suite`` with its dependencies installed.
+
+    The checkout itself is left as it is (it may be read-only, or shared): no ``node_modules`` and
+    no logs in it. ``npm install`` runs again only when the suite's ``package.json`` changes.
+    """
+    source = source.expanduser().resolve()
+    if not (source / "bin" / "console_runner.js").is_file():
+        raise HarnessError(
+            f"{source} is not a checkout of adlnet/lrs-conformance-test-suite "
+            "(no bin/console_runner.js)"
+        )
+    target = SUITE_HOME / "suite"
+    target.mkdir(parents=True, exist_ok=True)
+    kept = {"node_modules", "package-lock.json", STAMP, "logs"}
+    for child in target.iterdir():
+        if child.name in kept:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    shutil.copytree(
+        source,
+        target,
+        ignore=shutil.ignore_patterns(".git", "node_modules", "logs", "package-lock.json"),
+        copy_function=shutil.copyfile,  # not the modes: a read-only checkout stays removable
+        dirs_exist_ok=True,
+    )
+    for folder, folders, _files in os.walk(target):
+        folders[:] = [name for name in folders if name != "node_modules"]
+        os.chmod(folder, os.stat(folder).st_mode | 0o700)
+    fingerprint = hashlib.sha256((source / "package.json").read_bytes()).hexdigest()
+    stamp = target / STAMP
+    if not (_suite_is_installed(target) and stamp.is_file() and stamp.read_text() == fingerprint):
+        _npm_install(target, log)
+        stamp.write_text(fingerprint)
+    return target
+
+
 def prepare_suite(suite: Path | None, log: Callable[[str], None]) -> Path:
     """The folder holding ``bin/console_runner.js`` with its dependencies installed."""
     if suite is not None:
-        suite = suite.expanduser().resolve()
-        if not (suite / "bin" / "console_runner.js").is_file():
-            raise HarnessError(
-                f"{suite} is not a checkout of adlnet/lrs-conformance-test-suite "
-                "(no bin/console_runner.js)"
-            )
-        if not _suite_is_installed(suite):
-            _npm_install(suite, log)
-        return suite
+        return stage_checkout(suite, log)
 
     home = SUITE_HOME / "npm"
     installed = home / "node_modules" / SUITE_PACKAGE
@@ -737,7 +784,7 @@ def print_result(result: VersionResult, first: int, stream: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, highlight=False)
+    console = Console(file=stream, highlight=False, soft_wrap=True)
     table = Table(title=f"xAPI {result.version} — ADL LRS conformance suite")
     for column in ("total", "passed", "failed", "not run", "seconds"):
         table.add_column(column, justify="right")

@@ -213,6 +213,18 @@ def test_the_secret_and_its_basic_token_are_redacted() -> None:
     assert redacted == "-p ***\nAuthorization: Basic ***\n"
 
 
+def test_the_url_encoded_token_is_redacted() -> None:
+    # The alternate request syntax sends the header in a form body: "=" becomes "%3D".
+    token = base64.b64encode(b"key-1:s3cr3t+/").decode()
+    assert token.endswith("=")
+    encoded = token.replace("=", "%3D").replace("+", "%2B").replace("/", "%2F")
+    text = f"Authorization=Basic%20{encoded}&secret=s3cr3t%2B%2F"
+    redacted = harness.redact(text, harness.secret_forms("key-1", "s3cr3t+/"))
+    assert "s3cr3t" not in redacted
+    assert encoded.split("%3D")[0] not in redacted
+    assert redacted == "Authorization=Basic%20***%3D&secret=***"
+
+
 def test_the_raw_log_is_replaced_by_a_redacted_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
