@@ -882,8 +882,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # A CI time limit sends SIGTERM: unwind like Ctrl-C, so that the server stops and the
+    # database goes away.
+    signal.signal(signal.SIGTERM, _interrupt)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
