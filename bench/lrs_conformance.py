@@ -280,6 +280,10 @@ def stage_checkout(source: Path, log: Callable[[str], None]) -> Path:
             "(no bin/console_runner.js)"
         )
     target = SUITE_HOME / "suite"
+    if source == target.resolve():  # the staged copy itself: use it as it is
+        if not _suite_is_installed(target):
+            _npm_install(target, log)
+        return target
     target.mkdir(parents=True, exist_ok=True)
     kept = {"node_modules", "package-lock.json", STAMP, "logs"}
     for child in target.iterdir():
