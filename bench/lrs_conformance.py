@@ -33,6 +33,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import re
@@ -41,6 +42,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -267,6 +269,23 @@ def _suite_is_installed(folder: Path) -> bool:
     return (folder / "node_modules" / "mocha" / "package.json").is_file()
 
 
+def _is_bare_repository(folder: Path) -> bool:
+    return (folder / "HEAD").is_file() and (folder / "objects").is_dir()
+
+
+def _extract_head(repository: Path, target: Path) -> None:
+    """The files of HEAD of a bare clone (a mirror has no work tree)."""
+    archive = subprocess.run(
+        ["git", "--git-dir", str(repository), "archive", "--format=tar", "HEAD"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise HarnessError(f"git archive failed in {repository}: {archive.stderr.decode()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+
+
 def stage_checkout(source: Path, log: Callable[[str], None]) -> Path:
     """A copy of the checkout under ``var/lrs-conformance/suite`` with its dependencies installed.
 
@@ -274,6 +293,10 @@ def stage_checkout(source: Path, log: Callable[[str], None]) -> Path:
     no logs in it. ``npm install`` runs again only when the suite's ``package.json`` changes.
     """
     source = source.expanduser().resolve()
+    if _is_bare_repository(source):
+        with tempfile.TemporaryDirectory(prefix="tsunagu-lrs-suite-") as folder:
+            _extract_head(source, Path(folder))
+            return stage_checkout(Path(folder), log)
     if not (source / "bin" / "console_runner.js").is_file():
         raise HarnessError(
             f"{source} is not a checkout of adlnet/lrs-conformance-test-suite "
@@ -839,7 +862,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--suite",
         type=Path,
         default=os.environ.get("TSUNAGU_LRS_SUITE") or None,
-        help="a checkout of adlnet/lrs-conformance-test-suite (default: TSUNAGU_LRS_SUITE, "
+        help="a checkout (or a bare clone) of adlnet/lrs-conformance-test-suite (default: "
+        "TSUNAGU_LRS_SUITE, "
         f"else {SUITE_PACKAGE}@{SUITE_VERSION} from npm into var/lrs-conformance/)",
     )
     parser.add_argument(
