@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench lrs-conformance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/roster_import.py
+
+# The ADL LRS conformance suite against a throwaway server: SUITE=a checkout of
+# adlnet/lrs-conformance-test-suite (not on npm), ARGS=more switches (docs/lrs-conformance.md).
+lrs-conformance: install
+	$(BIN)/python bench/lrs_conformance.py $(if $(SUITE),--suite $(SUITE)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var
