@@ -25,14 +25,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=(
             "Tsunagu (つなぐ) is an open-source 学習eポータル. This document describes its "
-            "machine interfaces: the OneRoster 1.2 rostering service and the OAuth 2.0 token "
-            "endpoint."
+            "machine interfaces: the OneRoster 1.2 rostering service, the OAuth 2.0 token "
+            "endpoint and the xAPI Learning Record Store under /xapi."
         ),
         lifespan=lifespan,
     )
     app.state.container = container
 
     from tsunagu.health.routes import router as health_router
+    from tsunagu.lrs.routes import router as lrs_router
     from tsunagu.oauth.routes import router as oauth_router
     from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
@@ -40,5 +41,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(health_router)
     app.include_router(oauth_router)
     app.include_router(rostering_router)
+    app.include_router(lrs_router)
     app.include_router(portal_router)
     return app

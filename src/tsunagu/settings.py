@@ -53,6 +53,18 @@ class Settings(BaseSettings):
         ),
     )
 
+    lrs_default_limit: int = Field(
+        default=100, ge=1, description="Statements per page when an xAPI query gives no limit."
+    )
+    lrs_max_limit: int = Field(
+        default=1000, ge=1, description="Most statements one xAPI query page returns."
+    )
+    lrs_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest xAPI request body accepted (larger ones get 413).",
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
