@@ -27,6 +27,12 @@ def test_about_needs_no_auth_and_lists_versions(http: TestClient) -> None:
     assert isinstance(r.json()["extensions"], dict)
     assert r.headers["X-Experience-API-Version"] in ("1.0.3", "2.0.0")
     assert http.head("/xapi/about").status_code == 200
+    # A 1.0.x client is only told of 1.0.3 (old clients reject unknown versions).
+    r = http.get("/xapi/about", headers={"X-Experience-API-Version": "1.0.3"})
+    assert r.json()["version"] == ["1.0.3"]
+    r = http.get("/xapi/about", headers={"X-Experience-API-Version": "2.0.0"})
+    assert r.json()["version"] == ["1.0.3", "2.0.0"]
+    assert r.headers["X-Experience-API-Version"] == "2.0.0"
 
 
 def test_missing_or_wrong_credentials_get_401_with_challenge(http: TestClient, cred: Cred) -> None:

@@ -223,8 +223,16 @@ def _write(call: Call, statements: list[Any]) -> list[str]:
 async def about(request: Request) -> Response:
     """Versions this LRS serves. The only resource without authentication or version header."""
     container = get_container(request)
+    # A 1.0.x client is told only of 1.0.3: older clients (Rustici's tincan for Python) reject
+    # an About whose version list holds anything else. Without the header: every version.
+    try:
+        versions = [negotiate(request.headers.get(HEADER))]
+        if versions == [V2]:
+            versions = list(SUPPORTED)
+    except VersionError:
+        versions = list(SUPPORTED)
     body = {
-        "version": list(SUPPORTED),
+        "version": versions,
         "extensions": {
             f"{container.settings.base_url}/xapi/extensions/implementation": {
                 "name": "Tsunagu",
