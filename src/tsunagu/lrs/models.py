@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -132,3 +133,34 @@ class Activity(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     #: Digest of ``definition``: an unchanged definition is never rewritten.
     definition_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Document(Base):
+    """A State, Activity Profile or Agent Profile document (1.0.3 Part Three §2.3, §2.6, §2.7).
+
+    One table for the three resources: ``kind`` says which, and the parts of the key a resource
+    does not use are empty strings (so one unique constraint covers all three).
+    """
+
+    __tablename__ = "lrs_documents"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "kind", "activity_id", "agent_ifi", "registration", "document_id"
+        ),
+        Index("ix_lrs_documents_set", "tenant_id", "kind", "activity_id", "agent_ifi"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    #: ``state``, ``activity_profile`` or ``agent_profile``.
+    kind: Mapped[str] = mapped_column(String(16))
+    activity_id: Mapped[str] = mapped_column(Text, default="")
+    agent_ifi: Mapped[str] = mapped_column(Text, default="")
+    registration: Mapped[str] = mapped_column(String(36), default="")
+    #: ``stateId`` or ``profileId``.
+    document_id: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(255))
+    #: SHA-1 of the content, hex (the ETag, quoted on the wire).
+    etag: Mapped[str] = mapped_column(String(40))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -29,6 +29,17 @@ from tsunagu.container import Container
 from tsunagu.http import get_container
 from tsunagu.lrs import credentials as scopes
 from tsunagu.lrs.credentials import CredentialVerifier, LrsPrincipal, authority_for
+from tsunagu.lrs.documents import (
+    DocumentKey,
+    Kind,
+    Preconditions,
+    StoredDocument,
+    delete_documents,
+    get_document,
+    list_document_ids,
+    post_document,
+    put_document,
+)
 from tsunagu.lrs.service import (
     LrsError,
     StatementQuery,
@@ -36,6 +47,7 @@ from tsunagu.lrs.service import (
     decode_more,
     encode_more,
     format_instant,
+    get_activity_definition,
     get_statement,
     ids_format,
     query_statements,
@@ -44,6 +56,7 @@ from tsunagu.lrs.service import (
 )
 from tsunagu.lrs.validation import (
     first_language,
+    is_iri,
     is_uuid,
     parse_timestamp,
     validate_actor,
@@ -171,17 +184,8 @@ def _params(request: Request, allowed: frozenset[str]) -> dict[str, str]:
     return params
 
 
-async def _json_body(request: Request, container: Container) -> Any:
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";")[0].strip().lower()
-    if media == "multipart/mixed":
-        raise LrsError(
-            400,
-            "Statements with attachment content (multipart/mixed) are not "
-            "supported yet; send fileUrl attachments as application/json.",
-        )
-    if media != "application/json":
-        raise LrsError(400, "Send statements as application/json.")
+async def _read_body(request: Request, container: Container) -> bytes:
+    """The body, refusing anything over ``lrs_max_body_bytes`` with 413 before reading it all."""
     limit = container.settings.lrs_max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -193,7 +197,21 @@ async def _json_body(request: Request, container: Container) -> Any:
         if size > limit:
             raise LrsError(413, f"The request body is larger than {limit} bytes.")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, container: Container) -> Any:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if media == "multipart/mixed":
+        raise LrsError(
+            400,
+            "Statements with attachment content (multipart/mixed) are not "
+            "supported yet; send fileUrl attachments as application/json.",
+        )
+    if media != "application/json":
+        raise LrsError(400, "Send statements as application/json.")
+    raw = await _read_body(request, container)
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
@@ -521,7 +539,194 @@ async def _page(
     return _respond(request, JSONResponse(body, headers={CONSISTENT_THROUGH: consistent}))
 
 
-_KNOWN_PATHS = frozenset({"about", "statements"})
+# --- Documents (1.0.3 Part Three §2.3 State, §2.6 Agent Profile, §2.7 Activity Profile) ------
+
+
+@dataclass(frozen=True)
+class _DocumentResource:
+    kind: Kind
+    id_param: str
+    activity: bool
+    agent: bool
+    registration: bool
+    scope: str
+
+
+_STATE = _DocumentResource("state", "stateId", True, True, True, scopes.STATE)
+_ACTIVITY_PROFILE = _DocumentResource(
+    "activity_profile", "profileId", True, False, False, scopes.PROFILE
+)
+_AGENT_PROFILE = _DocumentResource("agent_profile", "profileId", False, True, False, scopes.PROFILE)
+
+
+def _document_key(call: Call, resource: _DocumentResource, params: dict[str, str]) -> DocumentKey:
+    activity_id = agent = registration = ""
+    if resource.activity:
+        activity_id = params.get("activityId", "")
+        if not is_iri(activity_id):
+            raise LrsError(400, "activityId is required and must be an IRI.")
+    if resource.agent:
+        if "agent" not in params:
+            raise LrsError(400, "agent is required.")
+        agent = _agent_param(params["agent"], call.version)
+    if resource.registration and "registration" in params:
+        registration = params["registration"].lower()
+        if not is_uuid(registration):
+            raise LrsError(400, "registration must be a UUID.")
+    return DocumentKey(resource.kind, activity_id, agent, registration)
+
+
+async def _document(request: Request, resource: _DocumentResource) -> Response:
+    reading = request.method in ("GET", "HEAD")
+    accepted = (resource.scope, scopes.ALL) + ((scopes.ALL_READ,) if reading else ())
+    call = await begin(request, *accepted)
+    allowed = {resource.id_param}
+    allowed |= {"activityId"} if resource.activity else set()
+    allowed |= {"agent"} if resource.agent else set()
+    allowed |= {"registration"} if resource.registration else set()
+    allowed |= {"since"} if reading else set()
+    params = _params(request, frozenset(allowed))
+    key = _document_key(call, resource, params)
+    document_id = params.get(resource.id_param)
+    pre = Preconditions(request.headers.get("if-match"), request.headers.get("if-none-match"))
+    tenant_id = call.principal.tenant_id
+    database = call.container.database
+
+    if reading:
+        if document_id is None:
+            since = _instant(params, "since")
+
+            def listing() -> list[str]:
+                with database.session() as session:
+                    return list_document_ids(session, tenant_id, key, since)
+
+            found_ids = await run_in_threadpool(listing)
+            return _respond(request, JSONResponse(found_ids))
+
+        def load() -> StoredDocument | None:
+            with database.session() as session:
+                return get_document(session, tenant_id, key, document_id)
+
+        found = await run_in_threadpool(load)
+        if found is None:
+            raise LrsError(404, f"No document '{document_id[:80]}'.")
+        headers = {
+            "ETag": f'"{found.etag}"',
+            "Last-Modified": format_datetime(found.updated, usegmt=True),
+        }
+        response = Response(found.content, media_type=found.content_type, headers=headers)
+        return _respond(request, response)
+
+    if request.method == "DELETE":
+        if document_id is None and resource.kind != "state":
+            raise LrsError(400, f"DELETE needs {resource.id_param}.")
+
+        def remove() -> None:
+            with database.transaction() as session:
+                delete_documents(session, tenant_id, key, document_id, pre)
+
+        await run_in_threadpool(remove)
+        return Response(status_code=204)
+
+    if document_id is None:
+        raise LrsError(400, f"{resource.id_param} is required.")
+    content = await _read_body(request, call.container)
+    content_type = request.headers.get("content-type", "application/octet-stream")
+    if request.method == "POST" or content_type.split(";")[0].strip() == "application/json":
+        try:
+            parsed = json.loads(content, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise LrsError(400, "The JSON document is not valid JSON.") from None
+        if request.method == "POST" and not isinstance(parsed, dict):
+            raise LrsError(400, "POST merges JSON objects only.")
+
+    def save() -> None:
+        with database.transaction() as session:
+            if request.method == "PUT":
+                put_document(
+                    session, tenant_id, key, document_id, content, content_type, pre,
+                    # Profiles always; State from 2.0 on (IEEE 9274.1.1, xapi-notes.md §2).
+                    require_preconditions=resource.kind != "state" or call.version == V2,
+                )  # fmt: skip
+            else:
+                post_document(session, tenant_id, key, document_id, content, content_type, pre)
+
+    await run_in_threadpool(save)
+    return Response(status_code=204)
+
+
+_DOCUMENT_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+
+@router.api_route("/activities/state", methods=_DOCUMENT_METHODS)
+async def state(request: Request) -> Response:
+    return await _document(request, _STATE)
+
+
+@router.api_route("/activities/profile", methods=_DOCUMENT_METHODS)
+async def activity_profile(request: Request) -> Response:
+    return await _document(request, _ACTIVITY_PROFILE)
+
+
+@router.api_route("/agents/profile", methods=_DOCUMENT_METHODS)
+async def agent_profile(request: Request) -> Response:
+    return await _document(request, _AGENT_PROFILE)
+
+
+# --- Activities (§2.5) and Agents (§2.4) -----------------------------------------------------
+
+_META_READ = (scopes.STATEMENTS_READ, scopes.ALL_READ, scopes.ALL, scopes.PROFILE, scopes.STATE)
+
+
+@router.api_route("/activities", methods=["GET", "HEAD"])
+async def activities(request: Request) -> Response:
+    """The LRS's canonical definition of one activity (the latest it was sent)."""
+    call = await begin(request, *_META_READ)
+    params = _params(request, frozenset({"activityId"}))
+    activity_id = params.get("activityId", "")
+    if not is_iri(activity_id):
+        raise LrsError(400, "activityId is required and must be an IRI.")
+
+    def load() -> dict[str, Any] | None:
+        with call.container.database.session() as session:
+            return get_activity_definition(session, call.principal.tenant_id, activity_id)
+
+    definition = await run_in_threadpool(load)
+    body: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
+    if definition:
+        body["definition"] = definition
+    return _respond(request, JSONResponse(body))
+
+
+@router.api_route("/agents", methods=["GET", "HEAD"])
+async def agents(request: Request) -> Response:
+    """The Person object of an agent (§2.4.1.2): every identifier as an array."""
+    call = await begin(request, *_META_READ)
+    params = _params(request, frozenset({"agent"}))
+    if "agent" not in params:
+        raise LrsError(400, "agent is required.")
+    _agent_param(params["agent"], call.version)
+    agent = json.loads(params["agent"])
+    if agent.get("objectType") == "Group":
+        raise LrsError(400, "agent must be an Agent, not a Group.")
+    person: dict[str, Any] = {"objectType": "Person"}
+    for field in ("name", "mbox", "mbox_sha1sum", "openid", "account"):
+        if field in agent:
+            person[field] = [agent[field]]
+    return _respond(request, JSONResponse(person))
+
+
+_KNOWN_PATHS = frozenset(
+    {
+        "about",
+        "statements",
+        "activities",
+        "activities/state",
+        "activities/profile",
+        "agents",
+        "agents/profile",
+    }
+)
 
 
 @router.api_route(

@@ -479,6 +479,18 @@ def get_statement(
     return payload, stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
 
 
+def get_activity_definition(
+    session: Session, tenant_id: int, activity_id: str
+) -> dict[str, Any] | None:
+    """The canonical definition kept for an activity (1.0.3 Part Three §2.5), if any."""
+    found = session.scalar(
+        select(Activity.definition).where(
+            Activity.tenant_id == tenant_id, Activity.activity_id == activity_id
+        )
+    )
+    return dict(found) if found is not None else None
+
+
 def max_seq(session: Session, tenant_id: int) -> int:
     found = session.scalar(
         select(Statement.seq)

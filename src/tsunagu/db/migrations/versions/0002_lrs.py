@@ -1,8 +1,8 @@
-"""lrs: xAPI credentials, statements, statement index tables, activities
+"""lrs: xAPI credentials, statements, statement index tables, activities, documents
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 03:28:04.644782
+Create Date: 2026-11-24 03:37:53.673547
 """
 
 from __future__ import annotations
@@ -33,6 +33,37 @@ def upgrade() -> None:
         sa.Column("definition_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "activity_id", name=op.f("pk_lrs_activities")),
     )
+    op.create_table(
+        "lrs_documents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("activity_id", sa.Text(), nullable=False),
+        sa.Column("agent_ifi", sa.Text(), nullable=False),
+        sa.Column("registration", sa.String(length=36), nullable=False),
+        sa.Column("document_id", sa.Text(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("content_type", sa.String(length=255), nullable=False),
+        sa.Column("etag", sa.String(length=40), nullable=False),
+        sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lrs_documents")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "kind",
+            "activity_id",
+            "agent_ifi",
+            "registration",
+            "document_id",
+            name=op.f(
+                "uq_lrs_documents_tenant_id_kind_activity_id_agent_ifi_registration_document_id"
+            ),
+        ),
+    )
+    with op.batch_alter_table("lrs_documents", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_lrs_documents_set", ["tenant_id", "kind", "activity_id", "agent_ifi"], unique=False
+        )
+
     op.create_table(
         "lrs_statement_activities",
         sa.Column(
@@ -163,4 +194,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_lrs_statement_activities_id")
 
     op.drop_table("lrs_statement_activities")
+    with op.batch_alter_table("lrs_documents", schema=None) as batch_op:
+        batch_op.drop_index("ix_lrs_documents_set")
+
+    op.drop_table("lrs_documents")
     op.drop_table("lrs_activities")
