@@ -52,6 +52,7 @@ from tsunagu.lrs.service import (
     ids_format,
     query_statements,
     store_with_retry,
+    take_write_lock,
     utcnow,
 )
 from tsunagu.lrs.validation import (
@@ -623,6 +624,7 @@ async def _document(request: Request, resource: _DocumentResource) -> Response:
 
         def remove() -> None:
             with database.transaction() as session:
+                take_write_lock(session)
                 delete_documents(session, tenant_id, key, document_id, pre)
 
         await run_in_threadpool(remove)
@@ -642,6 +644,7 @@ async def _document(request: Request, resource: _DocumentResource) -> Response:
 
     def save() -> None:
         with database.transaction() as session:
+            take_write_lock(session)
             if request.method == "PUT":
                 put_document(
                     session, tenant_id, key, document_id, content, content_type, pre,

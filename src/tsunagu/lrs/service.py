@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, false, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -372,6 +372,18 @@ def _registration(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def take_write_lock(session: Session) -> None:
+    """On SQLite, become the writer before the first read of a read-then-write transaction.
+
+    SQLite (WAL) cannot upgrade a transaction that has read into a writer while another
+    connection writes: it fails at once with "database is locked" instead of waiting on the busy
+    timeout. A write that matches no row, issued first, takes the write lock (waiting its turn).
+    PostgreSQL needs nothing: row locks and the unique constraint do the work there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Activity).where(false()).values(tenant_id=Activity.tenant_id))
+
+
 def store_with_retry(
     container: Container,
     *,
@@ -390,6 +402,7 @@ def store_with_retry(
     for attempt in (1, 2):
         try:
             with container.database.transaction() as session:
+                take_write_lock(session)
                 return store_statements(
                     session,
                     tenant_id=tenant_id,
