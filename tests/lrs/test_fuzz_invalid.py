@@ -16,7 +16,11 @@ from tsunagu.container import Container
 from tsunagu.lrs.validation import is_iri, is_language_tag, is_uuid, validate_statement
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
 )
 not_iri = st.one_of(json_scalars, st.lists(st.integers(), max_size=2)).filter(
     lambda v: not is_iri(v)
@@ -87,6 +91,7 @@ def test_invalid_statements_get_400_with_a_path(
     )
     assert r.status_code == 400, (bad, r.text)
     answer = r.json()
+    assert "path" in answer, (bad, answer)
     assert answer["path"].startswith("$[1]" if as_batch else "$")
     assert all(p["path"].startswith("$") for p in answer["problems"])
     assert count_rows(container) == 0

@@ -164,3 +164,14 @@ class Document(Base):
     #: SHA-1 of the content, hex (the ETag, quoted on the wire).
     etag: Mapped[str] = mapped_column(String(40))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AttachmentContent(Base):
+    """Raw attachment content, stored once per tenant and SHA-2 (1.0.3 Part Two §2.4.11)."""
+
+    __tablename__ = "lrs_attachments"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

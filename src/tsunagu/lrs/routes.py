@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -28,6 +29,17 @@ from tsunagu import __version__
 from tsunagu.container import Container
 from tsunagu.http import get_container
 from tsunagu.lrs import credentials as scopes
+from tsunagu.lrs.attachments import (
+    Part,
+    boundary_of,
+    check_parts,
+    load_parts,
+    multipart_response_body,
+    parse_multipart,
+    require_file_urls,
+    store_parts,
+    verify_signatures,
+)
 from tsunagu.lrs.credentials import CredentialVerifier, LrsPrincipal, authority_for
 from tsunagu.lrs.documents import (
     DocumentKey,
@@ -201,37 +213,51 @@ async def _read_body(request: Request, container: Container) -> bytes:
     return b"".join(chunks)
 
 
-async def _json_body(request: Request, container: Container) -> Any:
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";")[0].strip().lower()
-    if media == "multipart/mixed":
-        raise LrsError(
-            400,
-            "Statements with attachment content (multipart/mixed) are not "
-            "supported yet; send fileUrl attachments as application/json.",
-        )
-    if media != "application/json":
-        raise LrsError(400, "Send statements as application/json.")
-    raw = await _read_body(request, container)
+def _parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise LrsError(400, "The request body is not valid JSON.") from None
 
 
+async def _statements_body(request: Request, container: Container) -> tuple[Any, dict[str, Part]]:
+    """The statement(s) of a PUT/POST and the attachment parts that came with them."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if media == "multipart/mixed":
+        # 1.0.3 Part Three §2.1.2: statements first (application/json), then raw attachments.
+        boundary = boundary_of(content_type)
+        parts = parse_multipart(await _read_body(request, container), boundary)
+        first, rest = parts[0], parts[1:]
+        if first.content_type.split(";")[0].strip().lower() != "application/json":
+            raise LrsError(400, "The first multipart part must be the application/json statements.")
+        body = _parse_json(first.body)
+        statements = body if isinstance(body, list) else [body]
+        by_hash = check_parts(statements, rest)
+        verify_signatures(statements, by_hash)
+        return body, by_hash
+    if media != "application/json":
+        raise LrsError(400, "Send statements as application/json or multipart/mixed.")
+    body = _parse_json(await _read_body(request, container))
+    require_file_urls(body if isinstance(body, list) else [body])
+    return body, {}
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _write(call: Call, statements: list[Any]) -> list[str]:
+def _write(call: Call, statements: list[Any], parts: dict[str, Part]) -> list[str]:
     authority = authority_for(call.container.settings.base_url, call.principal.key)
+    tenant_id = call.principal.tenant_id
     return store_with_retry(
         call.container,
-        tenant_id=call.principal.tenant_id,
+        tenant_id=tenant_id,
         credential_id=call.principal.credential_id,
         authority=authority,
         statements=statements,
         version=call.version,
+        also=(lambda session: store_parts(session, tenant_id, parts)) if parts else None,
     )
 
 
@@ -283,13 +309,13 @@ async def put_statement(request: Request) -> Response:
         raise LrsError(400, "PUT /statements needs the statementId parameter.")
     if not is_uuid(statement_id):
         raise LrsError(400, "statementId must be a UUID.")
-    body = await _json_body(request, call.container)
+    body, parts = await _statements_body(request, call.container)
     if not isinstance(body, dict):
         raise LrsError(400, "PUT /statements takes one statement (a JSON object).")
     if "id" in body and str(body["id"]).lower() != statement_id.lower():
         raise LrsError(400, "The statement's id differs from statementId.")
     body = {**body, "id": body.get("id", statement_id)}
-    await run_in_threadpool(_write, call, [body])
+    await run_in_threadpool(_write, call, [body], parts)
     return Response(status_code=204)
 
 
@@ -297,11 +323,11 @@ async def put_statement(request: Request) -> Response:
 async def post_statements(request: Request) -> Response:
     call = await begin(request, *_WRITE)
     _params(request, frozenset())
-    body = await _json_body(request, call.container)
+    body, parts = await _statements_body(request, call.container)
     statements = body if isinstance(body, list) else [body]
     if not statements:
         raise LrsError(400, "The batch is empty.")
-    ids = await run_in_threadpool(_write, call, statements)
+    ids = await run_in_threadpool(_write, call, statements, parts)
     return JSONResponse(ids)
 
 
@@ -460,9 +486,9 @@ async def get_statements(request: Request) -> Response:
     fmt = params.get("format", "exact")
     if fmt not in _FORMATS:
         raise LrsError(400, "format must be ids, exact or canonical.")
-    _bool(params, "attachments")
+    with_attachments = _bool(params, "attachments")
     query = _build_query(call, params)
-    return await _page(request, call, query, fmt, None, None, consistent)
+    return await _page(request, call, query, fmt, with_attachments, None, None, consistent)
 
 
 async def _single(
@@ -475,7 +501,7 @@ async def _single(
     fmt = params.get("format", "exact")
     if fmt not in _FORMATS:
         raise LrsError(400, "format must be ids, exact or canonical.")
-    _bool(params, "attachments")
+    with_attachments = _bool(params, "attachments")
     if not is_uuid(statement_id):
         raise LrsError(400, "The statement id must be a UUID.")
     principal = call.principal
@@ -495,7 +521,7 @@ async def _single(
     # IEEE 9274.1.1 (2.0): Last-Modified is the statement's stored time; harmless on 1.0.3.
     headers["Last-Modified"] = format_datetime(stored, usegmt=True)
     body = _shape(request, [payload], fmt)[0]
-    return _respond(request, JSONResponse(body, headers=headers))
+    return await _statement_response(request, call, body, [payload], headers, with_attachments)
 
 
 async def _more(request: Request, call: Call, token: str, consistent: str) -> Response:
@@ -510,7 +536,8 @@ async def _more(request: Request, call: Call, token: str, consistent: str) -> Re
         after, bound = int(state["a"]), int(state["b"])
     except (KeyError, TypeError, ValueError):
         raise LrsError(400, "The more token is invalid.") from None
-    return await _page(request, call, query, str(state.get("f", "exact")), after, bound, consistent)
+    fmt, with_attachments = str(state.get("f", "exact")), bool(state.get("at"))
+    return await _page(request, call, query, fmt, with_attachments, after, bound, consistent)
 
 
 async def _page(
@@ -518,6 +545,7 @@ async def _page(
     call: Call,
     query: StatementQuery,
     fmt: str,
+    with_attachments: bool,
     after: int | None,
     bound: int | None,
     consistent: str,
@@ -533,11 +561,41 @@ async def _page(
     if page.next_position is not None:
         state = _more_state(query, tenant_id, fmt)
         state["a"], state["b"] = page.next_position
+        state["at"] = with_attachments
         token = encode_more(call.container.settings.resolved_secret_key, state)
         root = request.scope.get("root_path", "")
         more = f"{root}{PREFIX}/statements?more={quote(token)}"
     body = {"statements": _shape(request, page.statements, fmt), "more": more}
-    return _respond(request, JSONResponse(body, headers={CONSISTENT_THROUGH: consistent}))
+    headers = {CONSISTENT_THROUGH: consistent}
+    return await _statement_response(
+        request, call, body, page.statements, headers, with_attachments
+    )
+
+
+async def _statement_response(
+    request: Request,
+    call: Call,
+    body: Any,
+    statements: list[dict[str, Any]],
+    headers: dict[str, str],
+    with_attachments: bool,
+) -> Response:
+    """JSON, or with ``attachments=true`` multipart/mixed with every attachment's content."""
+    if not with_attachments:
+        return _respond(request, JSONResponse(body, headers=headers))
+    tenant_id = call.principal.tenant_id
+
+    def load() -> list[tuple[str, str, bytes]]:
+        with call.container.database.session() as session:
+            return load_parts(session, tenant_id, statements)
+
+    parts = await run_in_threadpool(load)
+    boundary = secrets.token_hex(16)
+    content = multipart_response_body(body, parts, boundary)
+    response = Response(
+        content, media_type=f"multipart/mixed; boundary={boundary}", headers=headers
+    )
+    return _respond(request, response)
 
 
 # --- Documents (1.0.3 Part Three §2.3 State, §2.6 Agent Profile, §2.7 Activity Profile) ------

@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -392,8 +392,9 @@ def store_with_retry(
     authority: dict[str, Any],
     statements: list[Any],
     version: XapiVersion,
+    also: Callable[[Session], None] | None = None,
 ) -> list[str]:
-    """:func:`store_statements` in its own transaction.
+    """:func:`store_statements` in its own transaction (with ``also``, e.g. attachment content).
 
     Two writers racing on one new id both pass the existence check; the loser's insert hits the
     unique constraint. Running it once more compares against the winner's row (idempotent or
@@ -403,7 +404,7 @@ def store_with_retry(
         try:
             with container.database.transaction() as session:
                 take_write_lock(session)
-                return store_statements(
+                ids = store_statements(
                     session,
                     tenant_id=tenant_id,
                     credential_id=credential_id,
@@ -411,6 +412,9 @@ def store_with_retry(
                     statements=statements,
                     version=version,
                 )
+                if also is not None:
+                    also(session)
+                return ids
         except IntegrityError:
             if attempt == 2:
                 raise

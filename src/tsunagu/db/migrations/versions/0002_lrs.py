@@ -1,8 +1,8 @@
-"""lrs: xAPI credentials, statements, statement index tables, activities, documents
+"""lrs: xAPI credentials, statements and their index tables, activities, documents, attachments
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 03:37:53.673547
+Create Date: 2026-11-24 03:41:23.307736
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ def upgrade() -> None:
         ),
         sa.Column("definition_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "activity_id", name=op.f("pk_lrs_activities")),
+    )
+    op.create_table(
+        "lrs_attachments",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("sha2", sa.String(length=128), nullable=False),
+        sa.Column("content_type", sa.String(length=255), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "sha2", name=op.f("pk_lrs_attachments")),
     )
     op.create_table(
         "lrs_documents",
@@ -198,4 +206,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_lrs_documents_set")
 
     op.drop_table("lrs_documents")
+    op.drop_table("lrs_attachments")
     op.drop_table("lrs_activities")
