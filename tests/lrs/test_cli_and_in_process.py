@@ -89,3 +89,14 @@ def test_record_statement_in_process(
     with pytest.raises(LrsError) as conflict:
         record_statement(container, tenant_id, {**same, "result": {"completion": True}})
     assert conflict.value.status == 409
+
+
+def test_record_statement_leaves_the_callers_dict_alone(
+    container: Container, tenants: tuple[str, str]
+) -> None:
+    with container.database.session() as session:
+        tenant_id = tenancy.get_tenant(session, TENANT_A).id
+    sent = statement()
+    before = json.dumps(sent, sort_keys=True)
+    record_statement(container, tenant_id, sent)
+    assert json.dumps(sent, sort_keys=True) == before  # no id, stored, authority added

@@ -23,7 +23,6 @@ Design:
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
@@ -185,15 +184,17 @@ def _prepare(
     authority: dict[str, Any],
     stored: str,
 ) -> _Prepared:
-    payload = copy.deepcopy(statement)
+    # Copy-on-write (no deep copy): the caller's statement is never changed.
+    payload = dict(normalise_context_activities(statement))
     if "id" not in payload:
         payload["id"] = str(uuid.uuid4())
-    normalise_context_activities(payload)
     if version == V2:
         # IEEE 9274.1.1: the LRS converts timestamps to UTC (xapi-notes.md §2).
-        for holder in (payload, payload.get("object")):
-            if isinstance(holder, dict) and isinstance(holder.get("timestamp"), str):
-                holder["timestamp"] = timestamp_to_utc(holder["timestamp"])
+        if isinstance(payload.get("timestamp"), str):
+            payload["timestamp"] = timestamp_to_utc(payload["timestamp"])
+        target = payload.get("object")
+        if isinstance(target, dict) and isinstance(target.get("timestamp"), str):
+            payload["object"] = {**target, "timestamp": timestamp_to_utc(target["timestamp"])}
     content_hash = canonical_hash(payload)
     payload["stored"] = stored
     payload.setdefault("timestamp", stored)  # 1.0.3 Part Two §2.4.7: timestamp = stored

@@ -656,19 +656,28 @@ def validate_statements(statements: list[Any], version: XapiVersion) -> list[Pro
 # --- normalisation ---------------------------------------------------------------------------
 
 
-def normalise_context_activities(statement: dict[str, Any]) -> None:
-    """Turn single context activities into one-element arrays, in place (§2.4.6.2)."""
-    for holder in (statement, statement.get("object")):
+def normalise_context_activities(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement with single context activities as one-element arrays (§2.4.6.2).
+
+    Copy-on-write: the input is never changed; only the objects on the changed path are copied.
+    """
+    result = statement
+    for holder_key in (None, "object"):
+        holder = result if holder_key is None else result.get(holder_key)
         if not isinstance(holder, dict):
             continue
         context = holder.get("context")
         if not isinstance(context, dict):
             continue
         activities = context.get("contextActivities")
-        if isinstance(activities, dict):
-            for key, items in list(activities.items()):
-                if isinstance(items, dict):
-                    activities[key] = [items]
+        if not isinstance(activities, dict) or not any(
+            isinstance(v, dict) for v in activities.values()
+        ):
+            continue
+        fixed = {k: [v] if isinstance(v, dict) else v for k, v in activities.items()}
+        new_holder = {**holder, "context": {**context, "contextActivities": fixed}}
+        result = new_holder if holder_key is None else {**result, holder_key: new_holder}
+    return result
 
 
 def timestamp_to_utc(value: str) -> str:
