@@ -309,10 +309,7 @@ def test_format_ids_and_canonical(http: TestClient, cred: Cred, corpus: dict[str
     r = get(http, cred, format="ids", statementId=corpus["alice_launch"])
     s = r.json()
     assert s["verb"] == {"id": "http://adlnet.gov/expapi/verbs/launched"}
-    assert s["object"] == {
-        "objectType": "Activity",
-        "id": "https://portal.example.jp/assignments/7c1e",
-    }
+    assert s["object"] == {"id": "https://portal.example.jp/assignments/7c1e"}
     assert s["actor"] == {"objectType": "Agent", "account": {"homePage": HOME, "name": "alice"}}
     r = http.get(
         "/xapi/statements",
@@ -374,3 +371,21 @@ def test_more_keeps_the_filters(http: TestClient, cred: Cred) -> None:
     got += ids(http.get(r.json()["more"], headers=cred.headers()))
     assert len(got) == 3
     assert len(set(got)) == 3
+
+
+def test_consistent_through_on_failed_gets(http: TestClient, cred: Cred) -> None:
+    r = get(http, cred, statementId=str(uuid.uuid4()), verb="http://example.jp/v")
+    assert r.status_code == 400
+    assert r.headers["X-Experience-API-Consistent-Through"]
+    assert get(http, cred, statementId=str(uuid.uuid4())).headers[
+        "X-Experience-API-Consistent-Through"
+    ]
+
+
+def test_activity_definitions_merge_language_maps(http: TestClient, cred: Cred) -> None:
+    activity = "https://example.jp/meeting"
+    for lang, name in (("en-US", "meeting"), ("ja-JP", "会議")):
+        s = statement(object={"id": activity, "definition": {"name": {lang: name}}})
+        assert post(http, cred, s).status_code == 200
+    r = http.get("/xapi/activities", params={"activityId": activity}, headers=cred.headers())
+    assert r.json()["definition"]["name"] == {"en-US": "meeting", "ja-JP": "会議"}

@@ -389,3 +389,19 @@ def test_canonical_language_choice() -> None:
     pick = first_language({"ja": 1.0, "en": 0.5})
     assert pick({"en-US": "a", "ja-JP": "b"}) == {"ja-JP": "b"}
     assert first_language({"fr": 1.0})({"en-US": "a", "ja-JP": "b"}) == {"en-US": "a"}
+
+
+def test_authority_groups_are_anonymous_pairs() -> None:
+    app = {"account": {"homePage": "https://portal.example.jp", "name": "tool"}}
+    user = {"mbox": "mailto:u@example.jp"}
+    assert paths(statement(authority={"objectType": "Group", "member": [app, user]})) == []
+    assert "$.authority.member" in paths(statement(authority={"objectType": "Group",
+                                                              "member": [app]}))  # fmt: skip
+    identified = {"objectType": "Group", "mbox": "mailto:g@example.jp", "member": [app, user]}
+    assert "$.authority" in paths(statement(authority=identified))
+
+
+def test_non_string_interaction_type_is_a_problem_not_a_crash() -> None:
+    s = statement()
+    s["object"]["definition"] = {"interactionType": ["choice"], "choices": [{"id": "a"}]}
+    assert "$.object.definition.interactionType" in paths(s)

@@ -137,6 +137,10 @@ def verify_signatures(statements: list[Any], parts: dict[str, Part]) -> None:
         for attachment in statement.get("attachments") or ():
             if not isinstance(attachment, dict) or attachment.get("usageType") != SIGNATURE_USAGE:
                 continue
+            if attachment.get("contentType") != "application/octet-stream":
+                raise LrsError(
+                    400, "A signature attachment's contentType is application/octet-stream."
+                )
             part = parts.get(str(attachment.get("sha2", "")).lower())
             if part is None:
                 raise LrsError(400, "The signature attachment's content is missing.")

@@ -97,6 +97,7 @@ def put_document(
     pre: Preconditions,
     *,
     require_preconditions: bool,
+    refuse_new_without_preconditions: bool = False,
 ) -> None:
     existing = _find(session, tenant_id, key, document_id)
     _check(existing, pre)
@@ -104,6 +105,9 @@ def put_document(
         raise LrsError(
             409, "The document exists: send If-Match (or If-None-Match) to overwrite it."
         )
+    if existing is None and refuse_new_without_preconditions and not pre.given:
+        # The ADL 1.0.3 suite (XAPI-00273, XAPI-00287) wants profile PUTs to carry one.
+        raise LrsError(400, "Send If-None-Match: * (or If-Match) with a profile PUT.")
     _write(session, tenant_id, key, document_id, existing, content, content_type)
 
 

@@ -75,7 +75,15 @@ from tsunagu.lrs.validation import (
     validate_actor,
     walk_language_maps,
 )
-from tsunagu.lrs.versions import HEADER, SUPPORTED, V2, VersionError, XapiVersion, negotiate
+from tsunagu.lrs.versions import (
+    HEADER,
+    SUPPORTED,
+    V1,
+    V2,
+    VersionError,
+    XapiVersion,
+    negotiate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +98,8 @@ def _version_of(request: Request) -> str:
         try:
             version = negotiate(request.headers.get(HEADER))
         except VersionError:
-            version = V2
+            # Both ADL suites accept 1.0.x here; a 1.0.3 client would reject 2.0.0.
+            version = V1
     return version
 
 
@@ -102,6 +111,9 @@ def error_response(
         body["path"] = problems[0]["path"]
         body["problems"] = problems[:100]
     headers = {HEADER: _version_of(request)}
+    if request.method in ("GET", "HEAD") and request.url.path.rstrip("/").endswith("/statements"):
+        # 1.0.3 Part Three §2.1.3: on every GET of statements, "regardless of the code returned".
+        headers[CONSISTENT_THROUGH] = format_instant(utcnow())
     if status == 401:
         headers["WWW-Authenticate"] = _REALM
     return JSONResponse(body, status_code=status, headers=headers)
@@ -708,6 +720,9 @@ async def _document(request: Request, resource: _DocumentResource) -> Response:
                     session, tenant_id, key, document_id, content, content_type, pre,
                     # Profiles always; State from 2.0 on (IEEE 9274.1.1, xapi-notes.md §2).
                     require_preconditions=resource.kind != "state" or call.version == V2,
+                    refuse_new_without_preconditions=(
+                        resource.kind != "state" and call.version == V1
+                    ),
                 )  # fmt: skip
             else:
                 post_document(session, tenant_id, key, document_id, content, content_type, pre)

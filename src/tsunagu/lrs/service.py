@@ -209,15 +209,42 @@ def _prepare(
     return _Prepared(str(payload["id"]).lower(), payload, content_hash, voiding_target)
 
 
+def _merge_definition(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The canonical definition: the newest one, with language maps merged across statements
+    (1.0.3 Part Three §2.5: the Activity holds all information known about it)."""
+    if not old:
+        return new
+    merged = {**old, **new}
+    for key in ("name", "description"):
+        if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            merged[key] = {**old[key], **new[key]}
+    return merged
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, Any]) -> None:
     if not definitions:
         return
+    ids = sorted(definitions)  # one lock order for every writer
+    current = {
+        row[0]: (row[1], row[2])
+        for row in session.execute(
+            select(Activity.activity_id, Activity.definition, Activity.definition_hash).where(
+                Activity.tenant_id == tenant_id, Activity.activity_id.in_(ids)
+            )
+        )
+    }
     rows = []
-    for activity_id in sorted(definitions):  # one lock order for every writer
-        definition = definitions[activity_id]
-        digest = hashlib.sha256(
-            json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()
-        ).hexdigest()
+    for activity_id in ids:
+        old, old_hash = current.get(activity_id, (None, None))
+        definition = _merge_definition(old, definitions[activity_id])
+        digest = _digest(definition)
+        if digest == old_hash:
+            continue  # unchanged: no write, no lock
         rows.append(
             {
                 "tenant_id": tenant_id,
@@ -226,6 +253,8 @@ def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, 
                 "definition_hash": digest,
             }
         )
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     builder = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = builder(Activity)
@@ -597,7 +626,7 @@ def _ids_body(part: dict[str, Any]) -> dict[str, Any]:
         if kind in ("Agent", "Group"):
             out["object"] = _ids_agent(target)
         elif kind == "Activity":
-            out["object"] = {"objectType": "Activity", "id": target.get("id")}
+            out["object"] = {"id": target.get("id")}
         elif kind == "SubStatement":
             out["object"] = _ids_body(target)
     if "authority" in out:
@@ -611,9 +640,7 @@ def _ids_body(part: dict[str, Any]) -> dict[str, Any]:
         activities = context.get("contextActivities")
         if isinstance(activities, dict):
             context["contextActivities"] = {
-                k: [{"objectType": "Activity", "id": a.get("id")} for a in v]
-                if isinstance(v, list)
-                else v
+                k: [{"id": a.get("id")} for a in v] if isinstance(v, list) else v
                 for k, v in activities.items()
             }
         out["context"] = context

@@ -319,6 +319,17 @@ class _Checker:
         else:
             self.agent(value, path)
 
+    def authority(self, value: Any, path: str) -> None:
+        # 1.0.3 Part Two §2.4.9: an Agent, or for 3-legged OAuth an anonymous Group of exactly
+        # two Agents (the application and the user).
+        self.actor(value, path)
+        if isinstance(value, dict) and value.get("objectType") == "Group":
+            if any(k in value for k in _IFI_KEYS):
+                self.add(path, "an authority Group must be anonymous")
+            members = value.get("member")
+            if not isinstance(members, list) or len(members) != 2:
+                self.add(f"{path}.member", "an authority Group has exactly two Agents")
+
     # --- verb (§2.4.3) and object (§2.4.4) ---------------------------------------------------
 
     def verb(self, value: Any, path: str) -> None:
@@ -355,6 +366,8 @@ class _Checker:
         if "extensions" in value:
             self.extensions(value["extensions"], f"{path}.extensions")
         interaction = value.get("interactionType")
+        if not isinstance(interaction, str):
+            interaction = None if interaction is None else "?"
         if "interactionType" in value and interaction not in INTERACTION_TYPES:
             self.add(f"{path}.interactionType", "is not an xAPI interaction type")
         if "correctResponsesPattern" in value:
@@ -605,7 +618,7 @@ class _Checker:
         if "stored" in value:
             self.timestamp(value["stored"], f"{path}.stored")
         if "authority" in value:
-            self.actor(value["authority"], f"{path}.authority")
+            self.authority(value["authority"], f"{path}.authority")
         if "version" in value:
             version = value["version"]
             ok = self.string(version, f"{path}.version")
