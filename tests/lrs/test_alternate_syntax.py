@@ -40,3 +40,10 @@ def test_extra_query_parameters_are_not_rewritten(http: TestClient, cred: Cred) 
     sid = str(uuid.uuid4())
     r = http.post(f"/xapi/statements?method=GET&statementId={sid}", data=_form(cred, "1.0.3"))
     assert r.status_code == 400
+
+
+def test_real_headers_with_a_form_of_parameters(http: TestClient, cred: Cred) -> None:
+    # As the ADL suite sends it: headers as headers, only the parameters in the form.
+    r = http.post("/xapi/statements?method=GET", data={"limit": "1"}, headers=cred.headers())
+    assert r.status_code == 200, r.text
+    assert "statements" in r.json()

@@ -389,3 +389,14 @@ def test_activity_definitions_merge_language_maps(http: TestClient, cred: Cred) 
         assert post(http, cred, s).status_code == 200
     r = http.get("/xapi/activities", params={"activityId": activity}, headers=cred.headers())
     assert r.json()["definition"]["name"] == {"en-US": "meeting", "ja-JP": "会議"}
+
+
+def test_activity_definitions_merge_within_a_batch(http: TestClient, cred: Cred) -> None:
+    activity = "https://example.jp/meeting"
+    batch = [
+        statement(object={"id": activity, "definition": {"name": {lang: name}}})
+        for lang, name in (("en-US", "meeting"), ("fr-FR", "réunion"))
+    ]
+    assert post(http, cred, batch).status_code == 200
+    r = http.get("/xapi/activities", params={"activityId": activity}, headers=cred.headers())
+    assert r.json()["definition"]["name"] == {"en-US": "meeting", "fr-FR": "réunion"}

@@ -375,7 +375,9 @@ def store_statements(
             {"seq": seq, "activity_id": aid, "tenant_id": tenant_id, "related": related}
             for aid, related in found.activities.items()
         )
-        definitions.update(found.definitions)
+        for activity_id, definition in found.definitions.items():
+            # Later statements of the batch add to (not replace) earlier definitions.
+            definitions[activity_id] = _merge_definition(definitions.get(activity_id), definition)
     if agent_rows:
         session.execute(insert(StatementAgent), agent_rows)
     if activity_rows:
