@@ -161,3 +161,15 @@ def test_unknown_paths_and_methods_answer_in_xapi_format(http: TestClient, cred:
     assert r.headers["X-Experience-API-Version"]
     r = http.delete("/xapi/statements", headers=cred.headers())
     assert r.status_code == 405
+
+
+def test_unversioned_response_version_is_a_setting(
+    http: TestClient, cred: Cred, container: Container
+) -> None:
+    headers = cred.headers()
+    del headers["X-Experience-API-Version"]
+    assert http.get("/xapi/statements", headers=headers).headers[
+        "X-Experience-API-Version"] == "1.0.3"  # fmt: skip
+    container.settings.lrs_unversioned_response_version = "2.0.0"
+    assert http.get("/xapi/statements", headers=headers).headers[
+        "X-Experience-API-Version"] == "2.0.0"  # fmt: skip

@@ -400,3 +400,10 @@ def test_activity_definitions_merge_within_a_batch(http: TestClient, cred: Cred)
     assert post(http, cred, batch).status_code == 200
     r = http.get("/xapi/activities", params={"activityId": activity}, headers=cred.headers())
     assert r.json()["definition"]["name"] == {"en-US": "meeting", "fr-FR": "réunion"}
+
+
+def test_durations_compare_to_hundredths(http: TestClient, cred: Cred) -> None:
+    sent = statement(id=str(uuid.uuid4()), result={"duration": "PT1.2345S"})
+    assert put(http, cred, sent).status_code == 204
+    assert put(http, cred, {**sent, "result": {"duration": "PT1.239S"}}).status_code == 204
+    assert put(http, cred, {**sent, "result": {"duration": "PT1.25S"}}).status_code == 409

@@ -98,8 +98,7 @@ def _version_of(request: Request) -> str:
         try:
             version = negotiate(request.headers.get(HEADER))
         except VersionError:
-            # Both ADL suites accept 1.0.x here; a 1.0.3 client would reject 2.0.0.
-            version = V1
+            version = get_container(request).settings.lrs_unversioned_response_version
     return version
 
 

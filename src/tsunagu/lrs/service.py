@@ -26,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -101,12 +102,31 @@ def agent_ifi(agent: Any) -> str | None:
     return None
 
 
+_SECONDS = re.compile(r"(\d+)\.(\d+)S$")
+
+
+def _duration_key(value: str) -> str:
+    """IEEE 9274.1.1: durations compare to 0.01 s; finer digits are ignored (truncated)."""
+    return _SECONDS.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '00')[:2]}S", value)
+
+
 def canonical_hash(statement: dict[str, Any]) -> str:
     """Digest of what immutability compares (1.0.3 Part Two §2.3.1, "Statement Comparison")."""
     body = {k: v for k, v in statement.items() if k not in ("stored", "authority", "version")}
     body["id"] = str(body.get("id", "")).lower()
     if isinstance(body.get("timestamp"), str):
         body["timestamp"] = timestamp_to_utc(body["timestamp"])
+    for key, holder in (("result", body), ("object", body)):
+        part = holder.get(key)
+        if key == "object" and isinstance(part, dict):
+            result = part.get("result")
+            if isinstance(result, dict) and isinstance(result.get("duration"), str):
+                body["object"] = {
+                    **part,
+                    "result": {**result, "duration": _duration_key(result["duration"])},
+                }
+        elif isinstance(part, dict) and isinstance(part.get("duration"), str):
+            body["result"] = {**part, "duration": _duration_key(part["duration"])}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
