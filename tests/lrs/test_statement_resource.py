@@ -407,3 +407,23 @@ def test_durations_compare_to_hundredths(http: TestClient, cred: Cred) -> None:
     assert put(http, cred, sent).status_code == 204
     assert put(http, cred, {**sent, "result": {"duration": "PT1.239S"}}).status_code == 204
     assert put(http, cred, {**sent, "result": {"duration": "PT1.25S"}}).status_code == 409
+
+
+def test_statements_targeting_a_matching_statement_are_returned(
+    http: TestClient, cred: Cred
+) -> None:
+    # 1.0.3 Part Three §2.1.3 "Filter Conditions for StatementRefs" (ADL XAPI-00162).
+    verb = f"https://example.jp/verbs/{uuid.uuid4()}"
+    target = statement(id=str(uuid.uuid4()), verb={"id": verb})
+    assert put(http, cred, target).status_code == 204
+    voiding = {"actor": learner(), "verb": {"id": VOIDED},
+               "object": {"objectType": "StatementRef", "id": target["id"]}}  # fmt: skip
+    ref = {"actor": learner(), "verb": {"id": "https://example.jp/verbs/commented"},
+           "object": {"objectType": "StatementRef", "id": target["id"]}}  # fmt: skip
+    voiding_id = post(http, cred, voiding).json()[0]
+    ref_id = post(http, cred, ref).json()[0]
+    post(http, cred, statement())  # matches nothing
+    assert ids(get(http, cred, verb=verb)) == [ref_id, voiding_id]
+    actor = json.dumps(target["actor"])
+    assert set(ids(get(http, cred, agent=actor))) >= {ref_id, voiding_id}
+    assert target["id"] not in ids(get(http, cred, agent=actor))

@@ -83,6 +83,9 @@ class Statement(Base):
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The statement id a voiding statement voids (``object.id`` of a ``voided`` statement).
     voiding_target: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: The statement id a StatementRef object points at (voiding statements included): queries
+    #: also return statements whose target matches (1.0.3 Part Three §2.1.3).
+    ref_target: Mapped[str | None] = mapped_column(String(36), nullable=True)
     stored: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: SHA-256 of the canonical form used for the immutability comparison.
     content_hash: Mapped[str] = mapped_column(String(64))

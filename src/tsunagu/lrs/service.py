@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, false, insert, select, update
+from sqlalchemy import and_, exists, false, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tsunagu.lrs.models import Activity, Statement, StatementActivity, StatementAgent
 from tsunagu.lrs.validation import (
@@ -374,6 +374,7 @@ def store_statements(
                 "registration": _registration(p.payload),
                 "voided": p.statement_id in already_voided and p.voiding_target is None,
                 "voiding_target": p.voiding_target,
+                "ref_target": _ref_target(p.payload),
                 "stored": stored_at,
                 "content_hash": p.content_hash,
                 "payload": p.payload,
@@ -415,6 +416,13 @@ def store_statements(
         )
     _upsert_activities(session, tenant_id, definitions)
     return ids
+
+
+def _ref_target(payload: dict[str, Any]) -> str | None:
+    target = payload.get("object")
+    if isinstance(target, dict) and target.get("objectType") == "StatementRef":
+        return str(target.get("id", "")).lower() or None
+    return None
 
 
 def _registration(payload: dict[str, Any]) -> str | None:
@@ -585,16 +593,41 @@ def query_statements(
     where: list[Any] = [s.tenant_id == tenant_id, s.voided.is_(False), s.seq <= bound]
     if after is not None:
         where.append(s.seq > after if query.ascending else s.seq < after)
-    if query.verb is not None:
-        where.append(s.verb_id == query.verb)
-    if query.registration is not None:
-        where.append(s.registration == query.registration.lower())
     if query.since is not None:
         where.append(s.stored > query.since)
     if query.until is not None:
         where.append(s.stored <= query.until)
     if query.credential_id is not None:
         where.append(s.credential_id == query.credential_id)
+    own = _content_filters(s, tenant_id, query)
+    if own:
+        # 1.0.3 Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object
+        # is a StatementRef (voiding statements too) also matches when its target does. One
+        # level; the target may itself be voided.
+        target = aliased(Statement)
+        via_ref = exists().where(
+            target.tenant_id == tenant_id,
+            target.statement_id == s.ref_target,
+            *_content_filters(target, tenant_id, query),
+        )
+        where.append(or_(and_(*own), and_(s.ref_target.is_not(None), via_ref)))
+    order = s.seq.asc() if query.ascending else s.seq.desc()
+    rows = session.execute(
+        select(s.seq, s.payload).where(*where).order_by(order).limit(query.limit + 1)
+    ).all()
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_position = (int(rows[-1][0]), bound) if more and rows else None
+    return Page([row[1] for row in rows], next_position)
+
+
+def _content_filters(s: Any, tenant_id: int, query: StatementQuery) -> list[Any]:
+    """The agent/verb/activity/registration conditions on statement row ``s``."""
+    where: list[Any] = []
+    if query.verb is not None:
+        where.append(s.verb_id == query.verb)
+    if query.registration is not None:
+        where.append(s.registration == query.registration.lower())
     if query.agent is not None:
         a = StatementAgent
         cond = [a.tenant_id == tenant_id, a.ifi == query.agent, a.seq == s.seq]
@@ -607,14 +640,7 @@ def query_statements(
         if not query.related_activities:
             cond.append(c.related.is_(False))
         where.append(exists().where(and_(*cond)))
-    order = s.seq.asc() if query.ascending else s.seq.desc()
-    rows = session.execute(
-        select(s.seq, s.payload).where(*where).order_by(order).limit(query.limit + 1)
-    ).all()
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    next_position = (int(rows[-1][0]), bound) if more and rows else None
-    return Page([row[1] for row in rows], next_position)
+    return where
 
 
 # --- formats (1.0.3 Part Three §2.1.3 "format") ----------------------------------------------

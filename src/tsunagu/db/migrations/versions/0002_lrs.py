@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 03:41:23.307736
+Create Date: 2026-11-24 03:58:51.666199
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def upgrade() -> None:
         sa.Column("registration", sa.String(length=36), nullable=True),
         sa.Column("voided", sa.Boolean(), nullable=False),
         sa.Column("voiding_target", sa.String(length=36), nullable=True),
+        sa.Column("ref_target", sa.String(length=36), nullable=True),
         sa.Column("stored", sa.DateTime(timezone=True), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column(
