@@ -70,6 +70,7 @@ class Statement(Base):
         Index("ix_lrs_statements_verb", "tenant_id", "verb_id", "seq"),
         Index("ix_lrs_statements_registration", "tenant_id", "registration", "seq"),
         Index("ix_lrs_statements_voiding", "tenant_id", "voiding_target"),
+        Index("ix_lrs_statements_ref_target", "tenant_id", "ref_target"),
         Index("ix_lrs_statements_credential", "tenant_id", "credential_id", "seq"),
     )
 

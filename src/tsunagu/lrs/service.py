@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, false, insert, or_, select, update
+from sqlalchemy import and_, exists, false, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -600,21 +600,33 @@ def query_statements(
     if query.credential_id is not None:
         where.append(s.credential_id == query.credential_id)
     own = _content_filters(s, tenant_id, query)
+    order = s.seq.asc() if query.ascending else s.seq.desc()
+    rows = list(
+        session.execute(
+            select(s.seq, s.payload).where(*where, *own).order_by(order).limit(query.limit + 1)
+        ).all()
+    )
     if own:
         # 1.0.3 Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object
-        # is a StatementRef (voiding statements too) also matches when its target does. One
-        # level; the target may itself be voided.
+        # is a StatementRef (voiding statements too) also matches when its target does (one
+        # level; the target may itself be voided). A second keyset query driven from the
+        # matching targets through ix_lrs_statements_ref_target, merged here: an OR inside one
+        # query would stop PostgreSQL from driving the page from the filter's index.
         target = aliased(Statement)
-        via_ref = exists().where(
-            target.tenant_id == tenant_id,
-            target.statement_id == s.ref_target,
-            *_content_filters(target, tenant_id, query),
+        referencing = (
+            select(s.seq, s.payload)
+            .join(
+                target,
+                and_(target.tenant_id == s.tenant_id, target.statement_id == s.ref_target),
+            )
+            .where(*where, *_content_filters(target, tenant_id, query))
+            .order_by(order)
+            .limit(query.limit + 1)
         )
-        where.append(or_(and_(*own), and_(s.ref_target.is_not(None), via_ref)))
-    order = s.seq.asc() if query.ascending else s.seq.desc()
-    rows = session.execute(
-        select(s.seq, s.payload).where(*where).order_by(order).limit(query.limit + 1)
-    ).all()
+        seen = {row[0] for row in rows}
+        rows.extend(row for row in session.execute(referencing).all() if row[0] not in seen)
+        rows.sort(key=lambda row: int(row[0]), reverse=not query.ascending)
+        rows = rows[: query.limit + 1]
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     next_position = (int(rows[-1][0]), bound) if more and rows else None

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 03:58:51.666199
+Create Date: 2026-11-24 04:06:16.014990
 """
 
 from __future__ import annotations
@@ -141,6 +141,9 @@ def upgrade() -> None:
             "ix_lrs_statements_credential", ["tenant_id", "credential_id", "seq"], unique=False
         )
         batch_op.create_index(
+            "ix_lrs_statements_ref_target", ["tenant_id", "ref_target"], unique=False
+        )
+        batch_op.create_index(
             "ix_lrs_statements_registration", ["tenant_id", "registration", "seq"], unique=False
         )
         batch_op.create_index("ix_lrs_statements_tenant_seq", ["tenant_id", "seq"], unique=False)
@@ -192,6 +195,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_lrs_statements_verb")
         batch_op.drop_index("ix_lrs_statements_tenant_seq")
         batch_op.drop_index("ix_lrs_statements_registration")
+        batch_op.drop_index("ix_lrs_statements_ref_target")
         batch_op.drop_index("ix_lrs_statements_credential")
 
     op.drop_table("lrs_statements")
