@@ -143,6 +143,21 @@ class XapiRoute(APIRoute):
 
 router = APIRouter(prefix=PREFIX, route_class=XapiRoute, tags=["xAPI"])
 
+_Endpoint = Callable[..., Coroutine[Any, Any, Response]]
+
+
+def _methods(path: str, methods: list[str]) -> Callable[[_Endpoint], _Endpoint]:
+    """Register ``endpoint`` once per method, so each OpenAPI operation has its own id."""
+
+    def register(endpoint: _Endpoint) -> _Endpoint:
+        for method in methods:
+            router.add_api_route(
+                path, endpoint, methods=[method], name=f"{endpoint.__name__}_{method.lower()}"
+            )
+        return endpoint
+
+    return register
+
 
 # --- request context -------------------------------------------------------------------------
 
@@ -275,7 +290,7 @@ def _write(call: Call, statements: list[Any], parts: dict[str, Part]) -> list[st
 # --- About (1.0.3 Part Three §2.8) -----------------------------------------------------------
 
 
-@router.api_route("/about", methods=["GET", "HEAD"])
+@_methods("/about", ["GET", "HEAD"])
 async def about(request: Request) -> Response:
     """Versions this LRS serves. The only resource without authentication or version header."""
     container = get_container(request)
@@ -483,7 +498,7 @@ def _query_from_state(state: dict[str, Any]) -> StatementQuery:
     )
 
 
-@router.api_route("/statements", methods=["GET", "HEAD"])
+@_methods("/statements", ["GET", "HEAD"])
 async def get_statements(request: Request) -> Response:
     call = await begin(request, *_READ)
     names = set(request.query_params.keys())
@@ -733,17 +748,17 @@ async def _document(request: Request, resource: _DocumentResource) -> Response:
 _DOCUMENT_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 
 
-@router.api_route("/activities/state", methods=_DOCUMENT_METHODS)
+@_methods("/activities/state", _DOCUMENT_METHODS)
 async def state(request: Request) -> Response:
     return await _document(request, _STATE)
 
 
-@router.api_route("/activities/profile", methods=_DOCUMENT_METHODS)
+@_methods("/activities/profile", _DOCUMENT_METHODS)
 async def activity_profile(request: Request) -> Response:
     return await _document(request, _ACTIVITY_PROFILE)
 
 
-@router.api_route("/agents/profile", methods=_DOCUMENT_METHODS)
+@_methods("/agents/profile", _DOCUMENT_METHODS)
 async def agent_profile(request: Request) -> Response:
     return await _document(request, _AGENT_PROFILE)
 
@@ -753,7 +768,7 @@ async def agent_profile(request: Request) -> Response:
 _META_READ = (scopes.STATEMENTS_READ, scopes.ALL_READ, scopes.ALL, scopes.PROFILE, scopes.STATE)
 
 
-@router.api_route("/activities", methods=["GET", "HEAD"])
+@_methods("/activities", ["GET", "HEAD"])
 async def activities(request: Request) -> Response:
     """The LRS's canonical definition of one activity (the latest it was sent)."""
     call = await begin(request, *_META_READ)
@@ -773,7 +788,7 @@ async def activities(request: Request) -> Response:
     return _respond(request, JSONResponse(body))
 
 
-@router.api_route("/agents", methods=["GET", "HEAD"])
+@_methods("/agents", ["GET", "HEAD"])
 async def agents(request: Request) -> Response:
     """The Person object of an agent (§2.4.1.2): every identifier as an array."""
     call = await begin(request, *_META_READ)
