@@ -399,10 +399,13 @@ def store_statements(
         for activity_id, definition in found.definitions.items():
             # Later statements of the batch add to (not replace) earlier definitions.
             definitions[activity_id] = _merge_definition(definitions.get(activity_id), definition)
-    if agent_rows:
-        session.execute(insert(StatementAgent), agent_rows)
-    if activity_rows:
-        session.execute(insert(StatementActivity), activity_rows)
+    _insert_index_rows(session, StatementAgent, ("seq", "ifi", "tenant_id", "related"), agent_rows)
+    _insert_index_rows(
+        session,
+        StatementActivity,
+        ("seq", "activity_id", "tenant_id", "related"),
+        activity_rows,
+    )
     if targets:
         session.execute(
             update(Statement)
@@ -416,6 +419,26 @@ def store_statements(
         )
     _upsert_activities(session, tenant_id, definitions)
     return ids
+
+
+def _insert_index_rows(
+    session: Session, model: Any, columns: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Index rows: COPY on PostgreSQL (several times faster than row-wise INSERTs for a
+    batch), executemany elsewhere. Same transaction either way."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    raw: Any = session.connection().connection.driver_connection
+    table = model.__tablename__
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
 
 
 def _ref_target(payload: dict[str, Any]) -> str | None:
