@@ -427,3 +427,18 @@ def test_statements_targeting_a_matching_statement_are_returned(
     actor = json.dumps(target["actor"])
     assert set(ids(get(http, cred, agent=actor))) >= {ref_id, voiding_id}
     assert target["id"] not in ids(get(http, cred, agent=actor))
+
+
+def test_1_0_3_readers_do_not_get_2_0_context_properties(http: TestClient, cred: Cred) -> None:
+    s = statement(id=str(uuid.uuid4()))
+    s["context"]["contextAgents"] = [
+        {"objectType": "contextAgent", "agent": learner(), "relevantTypes": [HOME + "/t"]}
+    ]
+    assert put(http, cred, s, "2.0.0").status_code == 204
+    v2 = get(http, cred, "2.0.0", statementId=s["id"]).json()
+    assert v2["context"]["contextAgents"] == s["context"]["contextAgents"]
+    v1 = get(http, cred, "1.0.3", statementId=s["id"]).json()
+    assert "contextAgents" not in v1["context"]
+    assert v1["context"]["platform"] == "つなぐ"
+    listed = get(http, cred, "1.0.3").json()["statements"]
+    assert all("contextAgents" not in x["context"] for x in listed)

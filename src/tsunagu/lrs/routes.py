@@ -57,6 +57,7 @@ from tsunagu.lrs.service import (
     StatementQuery,
     agent_ifi,
     decode_more,
+    downgrade_to_1_0,
     encode_more,
     format_instant,
     get_activity_definition,
@@ -451,6 +452,9 @@ def _accepted_languages(header: str | None) -> dict[str, float]:
 
 
 def _shape(request: Request, statements: list[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
+    if getattr(request.state, "xapi_version", None) == V1:
+        # A 1.0.3 client must not receive 2.0-only properties it would reject as unknown.
+        statements = [downgrade_to_1_0(s) for s in statements]
     if fmt == "ids":
         return [ids_format(s) for s in statements]
     if fmt == "canonical":

@@ -730,6 +730,29 @@ def _ids_body(part: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_V2_CONTEXT_ONLY = ("contextAgents", "contextGroups")
+
+
+def downgrade_to_1_0(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement without the IEEE 9274.1.1 (2.0) context properties, for 1.0.3 readers.
+
+    Copy-on-write: unchanged statements are returned as they are."""
+
+    def strip(part: dict[str, Any]) -> dict[str, Any]:
+        context = part.get("context")
+        if isinstance(context, dict) and any(k in context for k in _V2_CONTEXT_ONLY):
+            context = {k: v for k, v in context.items() if k not in _V2_CONTEXT_ONLY}
+            part = {**part, "context": context}
+        target = part.get("object")
+        if isinstance(target, dict) and target.get("objectType") == "SubStatement":
+            stripped = strip(target)
+            if stripped is not target:
+                part = {**part, "object": stripped}
+        return part
+
+    return strip(statement)
+
+
 def ids_format(statement: dict[str, Any]) -> dict[str, Any]:
     """``format=ids``: Agents, Groups, Activities and Verbs reduced to what identifies them."""
     return _ids_body(statement)
