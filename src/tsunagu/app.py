@@ -34,14 +34,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=(
             "Tsunagu (つなぐ) is an open-source 学習eポータル. This document describes its "
-            "machine interfaces: the OneRoster 1.2 rostering service and the OAuth 2.0 token "
-            "endpoint."
+            "machine interfaces: the OneRoster 1.2 rostering service, the OAuth 2.0 token "
+            "endpoint and the xAPI Learning Record Store under /xapi."
         ),
         lifespan=lifespan,
     )
     app.state.container = container
 
     from tsunagu.health.routes import router as health_router
+    from tsunagu.lrs.alternate import AlternateRequestSyntax
+    from tsunagu.lrs.routes import router as lrs_router
     from tsunagu.oauth.routes import router as oauth_router
     from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
@@ -49,5 +51,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(health_router)
     app.include_router(oauth_router)
     app.include_router(rostering_router)
+    app.include_router(lrs_router)
+    # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
+    app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)
     return app

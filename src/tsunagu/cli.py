@@ -6,6 +6,7 @@ import typer
 
 from tsunagu.db.cli import app as db_app
 from tsunagu.demo.cli import app as demo_app
+from tsunagu.lrs.cli import app as lrs_app
 from tsunagu.oauth.cli import app as oauth_client_app
 from tsunagu.roster.cli import app as roster_app
 from tsunagu.tenancy.cli import app as tenant_app
@@ -21,6 +22,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(roster_app, name="roster")
 app.add_typer(demo_app, name="demo")
 app.add_typer(oauth_client_app, name="oauth-client")
+app.add_typer(lrs_app, name="lrs")
 
 
 @app.command("serve")

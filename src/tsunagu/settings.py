@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,25 @@ class Settings(BaseSettings):
             "A bulk import that would deactivate more than this share of a tenant's active users "
             "is refused unless the operator allows it: a half-exported file must not empty a city."
         ),
+    )
+
+    lrs_default_limit: int = Field(
+        default=100, ge=1, description="Statements per page when an xAPI query gives no limit."
+    )
+    lrs_max_limit: int = Field(
+        default=1000, ge=1, description="Most statements one xAPI query page returns."
+    )
+    lrs_unversioned_response_version: Literal["1.0.3", "2.0.0"] = Field(
+        default="1.0.3",
+        description=(
+            "X-Experience-API-Version of answers to requests that sent no usable version header "
+            "(the ADL 1.0.3 suite wants 1.0.3 here, the 2.0.0 suite 2.0.0)."
+        ),
+    )
+    lrs_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest xAPI request body accepted (larger ones get 413).",
     )
 
     @cached_property

@@ -1,0 +1,97 @@
+"""``tsunagu lrs``: LRS credentials (HTTP Basic key/secret of one tenant)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from tsunagu.cli_support import console, container_from, emit_json, fail
+from tsunagu.lrs import credentials as service
+from tsunagu.lrs.credentials import SCOPES, CredentialAdminError
+from tsunagu.tenancy.service import TenantError
+
+app = typer.Typer(help="The xAPI Learning Record Store.", no_args_is_help=True)
+credentials_app = typer.Typer(
+    help="Key/secret pairs for HTTP Basic on /xapi, one tenant each.", no_args_is_help=True
+)
+app.add_typer(credentials_app, name="credentials")
+
+_SCOPE_HELP = "xAPI scope to grant (repeatable; default all): " + ", ".join(SCOPES) + "."
+
+
+@credentials_app.command("create")
+def create(
+    ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="教育委員会コード of the tenant."),
+    name: str = typer.Option(..., "--name", help="Who the credential is for (tool or vendor)."),
+    scope: list[str] = typer.Option([], "--scope", help=_SCOPE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print key and secret as JSON."),
+) -> None:
+    """Create a credential; its secret is printed once and never stored."""
+    container = container_from(ctx)
+    try:
+        with container.database.transaction() as session:
+            created = service.create_credential(
+                session,
+                container.settings.resolved_secret_key,
+                tenant_code=tenant,
+                name=name,
+                scopes=scope,
+            )
+    except (CredentialAdminError, TenantError) as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json({**created.info.as_json(), "secret": created.secret})
+        return
+    console.print(f"created LRS credential for tenant {created.info.tenant_code}: {name}")
+    console.print(f"key:    {created.info.key}", highlight=False)
+    console.print(f"secret: {created.secret}", highlight=False)
+    console.print("scopes: " + " ".join(created.info.scopes), highlight=False)
+    console.print("[yellow]The secret is shown only now; store it in the tool's configuration.[/]")
+
+
+@credentials_app.command("list")
+def list_(
+    ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="教育委員会コード of the tenant."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List a tenant's credentials (secrets are not recoverable)."""
+    container = container_from(ctx)
+    try:
+        with container.database.session() as session:
+            found = service.list_credentials(session, tenant)
+    except TenantError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json([c.as_json() for c in found])
+        return
+    table = Table("key", "name", "scopes", "created", "revoked")
+    for c in found:
+        table.add_row(
+            c.key,
+            c.name,
+            " ".join(c.scopes),
+            c.created_at.strftime("%Y-%m-%d %H:%M"),
+            c.revoked_at.strftime("%Y-%m-%d %H:%M") if c.revoked_at else "",
+        )
+    console.print(table)
+
+
+@credentials_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="The key to revoke."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Revoke a credential (app servers stop accepting it within seconds)."""
+    container = container_from(ctx)
+    try:
+        with container.database.transaction() as session:
+            info = service.revoke_credential(session, key)
+    except CredentialAdminError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(info.as_json())
+    else:
+        console.print(f"revoked LRS credential {info.key} ({info.name})")

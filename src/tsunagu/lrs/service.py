@@ -1,0 +1,790 @@
+"""Storing and querying statements (xAPI 1.0.3 Part Three §2.1 "Statement Resource").
+
+No HTTP here: :mod:`tsunagu.lrs.routes` parses requests and calls these functions, and other
+parts of Tsunagu call :func:`record_statement` directly.
+
+Design:
+
+* A statement is stored once per ``(tenant, id)``. The same id again with the same content (the
+  canonical comparison of 1.0.3 Part Two §2.3.1 "Statement Immutability": ``stored``,
+  ``authority`` and ``version`` ignored, timestamps compared as instants, single context
+  activities as arrays) is accepted without writing; different content is a 409.
+* A batch is validated whole, then written in one transaction: all or nothing.
+* ``seq`` (autoincrement) orders statements; query pages are keyset ranges on it and the
+  ``more`` token carries the last ``seq`` returned plus an upper bound fixed on the first page,
+  so statements arriving while a client pages never shift or repeat a page.
+* Filters read the index tables :class:`~tsunagu.lrs.models.StatementAgent` and
+  :class:`~tsunagu.lrs.models.StatementActivity` (``EXISTS`` on ``(tenant, value, seq)``).
+* Canonical activity definitions are upserted in sorted id order and only when they changed, so
+  concurrent batches touching the same activities take their row locks in one order (no
+  deadlock) and an unchanged definition costs no write.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, false, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from tsunagu.lrs.models import Activity, Statement, StatementActivity, StatementAgent
+from tsunagu.lrs.validation import (
+    VOIDED_VERB,
+    Problem,
+    normalise_context_activities,
+    parse_timestamp,
+    timestamp_to_utc,
+    validate_statement,
+    validate_statements,
+)
+from tsunagu.lrs.versions import V1, V2, XapiVersion
+
+if TYPE_CHECKING:
+    from tsunagu.container import Container
+
+
+class LrsError(Exception):
+    """A request the LRS refuses; ``status`` is the xAPI status code (400, 404, 409 …)."""
+
+    def __init__(self, status: int, message: str, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = list(problems)
+
+
+def invalid(problems: list[Problem]) -> LrsError:
+    shown = "; ".join(f"{p.path}: {p.message}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return LrsError(400, f"Invalid statement: {shown}{more}", problems)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """xAPI timestamps the LRS writes: UTC, millisecond precision, ``Z``."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# --- identities ------------------------------------------------------------------------------
+
+
+def agent_ifi(agent: Any) -> str | None:
+    """The inverse functional identifier of an Agent or identified Group as one string."""
+    if not isinstance(agent, dict):
+        return None
+    if isinstance(agent.get("mbox"), str):
+        return "mbox:" + str(agent["mbox"])
+    if isinstance(agent.get("mbox_sha1sum"), str):
+        return "mbox_sha1sum:" + str(agent["mbox_sha1sum"]).lower()
+    if isinstance(agent.get("openid"), str):
+        return "openid:" + str(agent["openid"])
+    account = agent.get("account")
+    if isinstance(account, dict):
+        return "account:" + json.dumps(
+            [account.get("homePage"), account.get("name")], ensure_ascii=False
+        )
+    return None
+
+
+_SECONDS = re.compile(r"(\d+)\.(\d+)S$")
+
+
+def _duration_key(value: str) -> str:
+    """IEEE 9274.1.1: durations compare to 0.01 s; finer digits are ignored (truncated)."""
+    return _SECONDS.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '00')[:2]}S", value)
+
+
+def canonical_hash(statement: dict[str, Any]) -> str:
+    """Digest of what immutability compares (1.0.3 Part Two §2.3.1, "Statement Comparison")."""
+    body = {k: v for k, v in statement.items() if k not in ("stored", "authority", "version")}
+    body["id"] = str(body.get("id", "")).lower()
+    if isinstance(body.get("timestamp"), str):
+        body["timestamp"] = timestamp_to_utc(body["timestamp"])
+    for key, holder in (("result", body), ("object", body)):
+        part = holder.get(key)
+        if key == "object" and isinstance(part, dict):
+            result = part.get("result")
+            if isinstance(result, dict) and isinstance(result.get("duration"), str):
+                body["object"] = {
+                    **part,
+                    "result": {**result, "duration": _duration_key(result["duration"])},
+                }
+        elif isinstance(part, dict) and isinstance(part.get("duration"), str):
+            body["result"] = {**part, "duration": _duration_key(part["duration"])}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _Indexed:
+    agents: dict[str, bool] = field(default_factory=dict)
+    activities: dict[str, bool] = field(default_factory=dict)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def agent(self, value: Any, related: bool) -> None:
+        ifi = agent_ifi(value)
+        if ifi is not None:
+            # Direct wins: an IFI that is also the actor matches ``agent=`` (related False).
+            self.agents[ifi] = self.agents.get(ifi, True) and related
+
+    def activity(self, value: Any, related: bool) -> None:
+        if isinstance(value, dict) and isinstance(value.get("id"), str):
+            self.activities[value["id"]] = self.activities.get(value["id"], True) and related
+            if isinstance(value.get("definition"), dict):
+                self.definitions[value["id"]] = value["definition"]
+
+
+def _index(statement: dict[str, Any]) -> _Indexed:
+    """What the query filters need (1.0.3 Part Three §2.1.3 agent/activity/related_*)."""
+    found = _Indexed()
+
+    def body(part: dict[str, Any], related: bool) -> None:
+        found.agent(part.get("actor"), related)
+        target = part.get("object")
+        if isinstance(target, dict):
+            kind = target.get("objectType", "Activity")
+            if kind in ("Agent", "Group"):
+                found.agent(target, related)
+            elif kind == "Activity":
+                found.activity(target, related)
+            elif kind == "SubStatement":
+                body(target, True)
+        context = part.get("context")
+        if isinstance(context, dict):
+            found.agent(context.get("instructor"), True)
+            found.agent(context.get("team"), True)
+            for item in context.get("contextAgents") or ():
+                if isinstance(item, dict):
+                    found.agent(item.get("agent"), True)
+            for item in context.get("contextGroups") or ():
+                if isinstance(item, dict):
+                    found.agent(item.get("group"), True)
+            activities = context.get("contextActivities")
+            if isinstance(activities, dict):
+                for items in activities.values():
+                    for item in items if isinstance(items, list) else [items]:
+                        found.activity(item, True)
+
+    body(statement, False)
+    found.agent(statement.get("authority"), True)
+    return found
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    statement_id: str
+    payload: dict[str, Any]
+    content_hash: str
+    voiding_target: str | None
+
+
+def _prepare(
+    statement: dict[str, Any],
+    *,
+    version: XapiVersion,
+    authority: dict[str, Any],
+    stored: str,
+) -> _Prepared:
+    # Copy-on-write (no deep copy): the caller's statement is never changed.
+    payload = dict(normalise_context_activities(statement))
+    if "id" not in payload:
+        payload["id"] = str(uuid.uuid4())
+    if version == V2:
+        # IEEE 9274.1.1: the LRS converts timestamps to UTC (xapi-notes.md §2).
+        if isinstance(payload.get("timestamp"), str):
+            payload["timestamp"] = timestamp_to_utc(payload["timestamp"])
+        target = payload.get("object")
+        if isinstance(target, dict) and isinstance(target.get("timestamp"), str):
+            payload["object"] = {**target, "timestamp": timestamp_to_utc(target["timestamp"])}
+    content_hash = canonical_hash(payload)
+    payload["stored"] = stored
+    payload.setdefault("timestamp", stored)  # 1.0.3 Part Two §2.4.7: timestamp = stored
+    # 1.0.3 Part Two §2.4.9: the LRS SHOULD overwrite authority from the credentials.
+    payload["authority"] = authority
+    # 1.0.3 Part Two §2.4.10: version defaults to 1.0.0 when not sent.
+    payload.setdefault("version", "1.0.0" if version == V1 else V2)
+    voiding_target = None
+    verb = payload.get("verb") or {}
+    if verb.get("id") == VOIDED_VERB:
+        voiding_target = str(payload["object"]["id"]).lower()
+    return _Prepared(str(payload["id"]).lower(), payload, content_hash, voiding_target)
+
+
+def _merge_definition(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The canonical definition: the newest one, with language maps merged across statements
+    (1.0.3 Part Three §2.5: the Activity holds all information known about it)."""
+    if not old:
+        return new
+    merged = {**old, **new}
+    for key in ("name", "description"):
+        if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            merged[key] = {**old[key], **new[key]}
+    return merged
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, Any]) -> None:
+    if not definitions:
+        return
+    ids = sorted(definitions)  # one lock order for every writer
+    current = {
+        row[0]: (row[1], row[2])
+        for row in session.execute(
+            select(Activity.activity_id, Activity.definition, Activity.definition_hash).where(
+                Activity.tenant_id == tenant_id, Activity.activity_id.in_(ids)
+            )
+        )
+    }
+    rows = []
+    for activity_id in ids:
+        old, old_hash = current.get(activity_id, (None, None))
+        definition = _merge_definition(old, definitions[activity_id])
+        digest = _digest(definition)
+        if digest == old_hash:
+            continue  # unchanged: no write, no lock
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "activity_id": activity_id,
+                "definition": definition,
+                "definition_hash": digest,
+            }
+        )
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = builder(Activity)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Activity.tenant_id, Activity.activity_id],
+        set_={
+            "definition": stmt.excluded.definition,
+            "definition_hash": stmt.excluded.definition_hash,
+        },
+        # Skip rewriting unchanged rows (no lock churn, no dead tuples).
+        where=Activity.definition_hash != stmt.excluded.definition_hash,
+    )
+    session.execute(stmt, rows)
+
+
+def store_statements(
+    session: Session,
+    *,
+    tenant_id: int,
+    credential_id: int | None,
+    authority: dict[str, Any],
+    statements: list[Any],
+    version: XapiVersion,
+    now: datetime | None = None,
+) -> list[str]:
+    """Validate and store a batch in the caller's transaction; the ids in request order.
+
+    Raises :class:`LrsError` 400 (invalid, with every problem), 409 (an id already stored with
+    different content). Nothing is written unless everything can be.
+    """
+    problems = validate_statements(statements, version)
+    if problems:
+        raise invalid(problems)
+    stored = format_instant(now or utcnow())
+    prepared = [
+        _prepare(s, version=version, authority=authority, stored=stored) for s in statements
+    ]
+    ids = [p.statement_id for p in prepared]
+
+    existing: dict[str, str] = {
+        row[0]: row[1]
+        for row in session.execute(
+            select(Statement.statement_id, Statement.content_hash).where(
+                Statement.tenant_id == tenant_id, Statement.statement_id.in_(ids)
+            )
+        )
+    }
+    for i, p in enumerate(prepared):
+        if p.statement_id in existing and existing[p.statement_id] != p.content_hash:
+            raise LrsError(
+                409,
+                f"Statement {p.statement_id} is already stored with different content "
+                "(statements are immutable).",
+                [Problem(f"$[{i}].id", "already stored with different content")],
+            )
+    new = [p for p in prepared if p.statement_id not in existing]
+    if not new:
+        return ids
+
+    # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
+    targets = {p.voiding_target for p in new if p.voiding_target}
+    batch_voiding = {p.statement_id for p in new if p.voiding_target}
+    if targets:
+        voiding_targets = set(
+            session.scalars(
+                select(Statement.statement_id).where(
+                    Statement.tenant_id == tenant_id,
+                    Statement.statement_id.in_(targets),
+                    Statement.voiding_target.is_not(None),
+                )
+            )
+        ) | (targets & batch_voiding)
+        if voiding_targets:
+            raise LrsError(400, "A voiding statement cannot void another voiding statement.")
+    # Statements voided by voiding statements that arrived before them.
+    already_voided = (
+        set(
+            session.scalars(
+                select(Statement.voiding_target).where(
+                    Statement.tenant_id == tenant_id,
+                    Statement.voiding_target.in_([p.statement_id for p in new]),
+                )
+            )
+        )
+        | targets
+    )
+
+    stored_at = parse_timestamp(stored)
+    result = session.execute(
+        insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
+        [
+            {
+                "tenant_id": tenant_id,
+                "statement_id": p.statement_id,
+                "credential_id": credential_id,
+                "verb_id": p.payload["verb"]["id"],
+                "registration": _registration(p.payload),
+                "voided": p.statement_id in already_voided and p.voiding_target is None,
+                "voiding_target": p.voiding_target,
+                "ref_target": _ref_target(p.payload),
+                "stored": stored_at,
+                "content_hash": p.content_hash,
+                "payload": p.payload,
+            }
+            for p in new
+        ],
+    )
+    seqs = [row[0] for row in result]
+    agent_rows: list[dict[str, Any]] = []
+    activity_rows: list[dict[str, Any]] = []
+    definitions: dict[str, Any] = {}
+    for seq, p in zip(seqs, new, strict=True):
+        found = _index(p.payload)
+        agent_rows.extend(
+            {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related}
+            for ifi, related in found.agents.items()
+        )
+        activity_rows.extend(
+            {"seq": seq, "activity_id": aid, "tenant_id": tenant_id, "related": related}
+            for aid, related in found.activities.items()
+        )
+        for activity_id, definition in found.definitions.items():
+            # Later statements of the batch add to (not replace) earlier definitions.
+            definitions[activity_id] = _merge_definition(definitions.get(activity_id), definition)
+    _insert_index_rows(session, StatementAgent, ("seq", "ifi", "tenant_id", "related"), agent_rows)
+    _insert_index_rows(
+        session,
+        StatementActivity,
+        ("seq", "activity_id", "tenant_id", "related"),
+        activity_rows,
+    )
+    if targets:
+        session.execute(
+            update(Statement)
+            .where(
+                Statement.tenant_id == tenant_id,
+                Statement.statement_id.in_(sorted(targets)),
+                Statement.voiding_target.is_(None),
+                Statement.voided.is_(False),
+            )
+            .values(voided=True)
+        )
+    _upsert_activities(session, tenant_id, definitions)
+    return ids
+
+
+def _insert_index_rows(
+    session: Session, model: Any, columns: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Index rows: COPY on PostgreSQL (several times faster than row-wise INSERTs for a
+    batch), executemany elsewhere. Same transaction either way."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    raw: Any = session.connection().connection.driver_connection
+    table = model.__tablename__
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
+
+
+def _ref_target(payload: dict[str, Any]) -> str | None:
+    target = payload.get("object")
+    if isinstance(target, dict) and target.get("objectType") == "StatementRef":
+        return str(target.get("id", "")).lower() or None
+    return None
+
+
+def _registration(payload: dict[str, Any]) -> str | None:
+    context = payload.get("context")
+    if isinstance(context, dict) and isinstance(context.get("registration"), str):
+        return str(context["registration"]).lower()
+    return None
+
+
+def take_write_lock(session: Session) -> None:
+    """On SQLite, become the writer before the first read of a read-then-write transaction.
+
+    SQLite (WAL) cannot upgrade a transaction that has read into a writer while another
+    connection writes: it fails at once with "database is locked" instead of waiting on the busy
+    timeout. A write that matches no row, issued first, takes the write lock (waiting its turn).
+    PostgreSQL needs nothing: row locks and the unique constraint do the work there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Activity).where(false()).values(tenant_id=Activity.tenant_id))
+
+
+def store_with_retry(
+    container: Container,
+    *,
+    tenant_id: int,
+    credential_id: int | None,
+    authority: dict[str, Any],
+    statements: list[Any],
+    version: XapiVersion,
+    also: Callable[[Session], None] | None = None,
+) -> list[str]:
+    """:func:`store_statements` in its own transaction (with ``also``, e.g. attachment content).
+
+    Two writers racing on one new id both pass the existence check; the loser's insert hits the
+    unique constraint. Running it once more compares against the winner's row (idempotent or
+    409), as if it had come second.
+    """
+    for attempt in (1, 2):
+        try:
+            with container.database.transaction() as session:
+                take_write_lock(session)
+                ids = store_statements(
+                    session,
+                    tenant_id=tenant_id,
+                    credential_id=credential_id,
+                    authority=authority,
+                    statements=statements,
+                    version=version,
+                )
+                if also is not None:
+                    also(session)
+                return ids
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def record_statement(container: Container, tenant_id: int, statement: dict[str, Any]) -> str:
+    """Validate and store one statement from inside Tsunagu (sign-in, launches, grades).
+
+    The authority is the portal itself (account ``tsunagu`` at the portal's base URL).
+    Raises :class:`LrsError` like the HTTP API would answer.
+    """
+    problems = validate_statement(statement, V1)
+    if problems:
+        raise invalid(problems)
+    authority = {
+        "objectType": "Agent",
+        "account": {"homePage": container.settings.base_url, "name": "tsunagu"},
+    }
+    ids = store_with_retry(
+        container,
+        tenant_id=tenant_id,
+        credential_id=None,
+        authority=authority,
+        statements=[statement],
+        version=V1,
+    )
+    return ids[0]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementQuery:
+    """The filters of ``GET /statements`` (1.0.3 Part Three §2.1.3), already parsed."""
+
+    agent: str | None = None  # an IFI as :func:`agent_ifi` spells it
+    verb: str | None = None
+    activity: str | None = None
+    registration: str | None = None
+    related_activities: bool = False
+    related_agents: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 0
+    ascending: bool = False
+    #: Only statements stored with this credential (``statements/read/mine``).
+    credential_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    statements: list[dict[str, Any]]
+    #: (last seq returned, bound) for the next page, or None at the end.
+    next_position: tuple[int, int] | None
+
+
+def get_statement(
+    session: Session,
+    tenant_id: int,
+    statement_id: str,
+    *,
+    voided: bool,
+    credential_id: int | None = None,
+) -> tuple[dict[str, Any], datetime] | None:
+    """``statementId`` (not voided) or ``voidedStatementId`` (voided) lookup."""
+    where = [
+        Statement.tenant_id == tenant_id,
+        Statement.statement_id == statement_id.lower(),
+        Statement.voided.is_(voided),
+    ]
+    if credential_id is not None:
+        where.append(Statement.credential_id == credential_id)
+    row = session.execute(select(Statement.payload, Statement.stored).where(*where)).first()
+    if row is None:
+        return None
+    payload, stored = row
+    return payload, stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
+
+
+def get_activity_definition(
+    session: Session, tenant_id: int, activity_id: str
+) -> dict[str, Any] | None:
+    """The canonical definition kept for an activity (1.0.3 Part Three §2.5), if any."""
+    found = session.scalar(
+        select(Activity.definition).where(
+            Activity.tenant_id == tenant_id, Activity.activity_id == activity_id
+        )
+    )
+    return dict(found) if found is not None else None
+
+
+def max_seq(session: Session, tenant_id: int) -> int:
+    found = session.scalar(
+        select(Statement.seq)
+        .where(Statement.tenant_id == tenant_id)
+        .order_by(Statement.seq.desc())
+        .limit(1)
+    )
+    return int(found or 0)
+
+
+def query_statements(
+    session: Session,
+    tenant_id: int,
+    query: StatementQuery,
+    *,
+    after: int | None = None,
+    bound: int | None = None,
+) -> Page:
+    """One page, newest first unless ``ascending``; voided statements never appear."""
+    if bound is None:
+        bound = max_seq(session, tenant_id)
+    s = Statement
+    where: list[Any] = [s.tenant_id == tenant_id, s.voided.is_(False), s.seq <= bound]
+    if after is not None:
+        where.append(s.seq > after if query.ascending else s.seq < after)
+    if query.since is not None:
+        where.append(s.stored > query.since)
+    if query.until is not None:
+        where.append(s.stored <= query.until)
+    if query.credential_id is not None:
+        where.append(s.credential_id == query.credential_id)
+    own = _content_filters(s, tenant_id, query)
+    order = s.seq.asc() if query.ascending else s.seq.desc()
+    rows = list(
+        session.execute(
+            select(s.seq, s.payload).where(*where, *own).order_by(order).limit(query.limit + 1)
+        ).all()
+    )
+    if own:
+        # 1.0.3 Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object
+        # is a StatementRef (voiding statements too) also matches when its target does (one
+        # level; the target may itself be voided). A second keyset query driven from the
+        # matching targets through ix_lrs_statements_ref_target, merged here: an OR inside one
+        # query would stop PostgreSQL from driving the page from the filter's index.
+        target = aliased(Statement)
+        referencing = (
+            select(s.seq, s.payload)
+            .join(
+                target,
+                and_(target.tenant_id == s.tenant_id, target.statement_id == s.ref_target),
+            )
+            .where(*where, *_content_filters(target, tenant_id, query))
+            .order_by(order)
+            .limit(query.limit + 1)
+        )
+        seen = {row[0] for row in rows}
+        rows.extend(row for row in session.execute(referencing).all() if row[0] not in seen)
+        rows.sort(key=lambda row: int(row[0]), reverse=not query.ascending)
+        rows = rows[: query.limit + 1]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_position = (int(rows[-1][0]), bound) if more and rows else None
+    return Page([row[1] for row in rows], next_position)
+
+
+def _content_filters(s: Any, tenant_id: int, query: StatementQuery) -> list[Any]:
+    """The agent/verb/activity/registration conditions on statement row ``s``."""
+    where: list[Any] = []
+    if query.verb is not None:
+        where.append(s.verb_id == query.verb)
+    if query.registration is not None:
+        where.append(s.registration == query.registration.lower())
+    if query.agent is not None:
+        a = StatementAgent
+        cond = [a.tenant_id == tenant_id, a.ifi == query.agent, a.seq == s.seq]
+        if not query.related_agents:
+            cond.append(a.related.is_(False))
+        where.append(exists().where(and_(*cond)))
+    if query.activity is not None:
+        c = StatementActivity
+        cond = [c.tenant_id == tenant_id, c.activity_id == query.activity, c.seq == s.seq]
+        if not query.related_activities:
+            cond.append(c.related.is_(False))
+        where.append(exists().where(and_(*cond)))
+    return where
+
+
+# --- formats (1.0.3 Part Three §2.1.3 "format") ----------------------------------------------
+
+
+def _ids_agent(agent: Any) -> Any:
+    if not isinstance(agent, dict):
+        return agent
+    out: dict[str, Any] = {}
+    if "objectType" in agent:
+        out["objectType"] = agent["objectType"]
+    for key in ("mbox", "mbox_sha1sum", "openid", "account"):
+        if key in agent:
+            out[key] = agent[key]
+            break
+    else:
+        if isinstance(agent.get("member"), list):  # anonymous group: its members identify it
+            out["member"] = [_ids_agent(m) for m in agent["member"]]
+    return out
+
+
+def _ids_body(part: dict[str, Any]) -> dict[str, Any]:
+    out = dict(part)
+    if "actor" in out:
+        out["actor"] = _ids_agent(out["actor"])
+    if isinstance(out.get("verb"), dict):
+        out["verb"] = {"id": out["verb"].get("id")}
+    target = out.get("object")
+    if isinstance(target, dict):
+        kind = target.get("objectType", "Activity")
+        if kind in ("Agent", "Group"):
+            out["object"] = _ids_agent(target)
+        elif kind == "Activity":
+            out["object"] = {"id": target.get("id")}
+        elif kind == "SubStatement":
+            out["object"] = _ids_body(target)
+    if "authority" in out:
+        out["authority"] = _ids_agent(out["authority"])
+    context = out.get("context")
+    if isinstance(context, dict):
+        context = dict(context)
+        for key in ("instructor", "team"):
+            if key in context:
+                context[key] = _ids_agent(context[key])
+        activities = context.get("contextActivities")
+        if isinstance(activities, dict):
+            context["contextActivities"] = {
+                k: [{"id": a.get("id")} for a in v] if isinstance(v, list) else v
+                for k, v in activities.items()
+            }
+        out["context"] = context
+    return out
+
+
+_V2_CONTEXT_ONLY = ("contextAgents", "contextGroups")
+
+
+def downgrade_to_1_0(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement without the IEEE 9274.1.1 (2.0) context properties, for 1.0.3 readers.
+
+    Copy-on-write: unchanged statements are returned as they are."""
+
+    def strip(part: dict[str, Any]) -> dict[str, Any]:
+        context = part.get("context")
+        if isinstance(context, dict) and any(k in context for k in _V2_CONTEXT_ONLY):
+            context = {k: v for k, v in context.items() if k not in _V2_CONTEXT_ONLY}
+            part = {**part, "context": context}
+        target = part.get("object")
+        if isinstance(target, dict) and target.get("objectType") == "SubStatement":
+            stripped = strip(target)
+            if stripped is not target:
+                part = {**part, "object": stripped}
+        return part
+
+    return strip(statement)
+
+
+def ids_format(statement: dict[str, Any]) -> dict[str, Any]:
+    """``format=ids``: Agents, Groups, Activities and Verbs reduced to what identifies them."""
+    return _ids_body(statement)
+
+
+# --- the ``more`` token ----------------------------------------------------------------------
+
+
+def encode_more(key: bytes, state: dict[str, Any]) -> str:
+    """An opaque, signed, URL-safe token: base64url(JSON) '.' base64url(HMAC-SHA256)[:16]."""
+    body = base64.urlsafe_b64encode(
+        json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+    ).rstrip(b"=")
+    mac = hmac.new(key, b"lrs-more:" + body, hashlib.sha256).digest()[:16]
+    return body.decode() + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def decode_more(key: bytes, token: str) -> dict[str, Any] | None:
+    body, _, sig = token.partition(".")
+    if not body or not sig or len(token) > 4096:
+        return None
+    try:
+        expected = hmac.new(key, b"lrs-more:" + body.encode(), hashlib.sha256).digest()[:16]
+        given = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        if not hmac.compare_digest(expected, given):
+            return None
+        state = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, UnicodeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
