@@ -708,6 +708,10 @@ def tsunagu_lrs(
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             env = tsunagu_env(database_url, folder / "var", base_url)
+            # The 1.0.3 and 2.0.0 suites expect different version headers on a response to a
+            # request that sent none (the LRS cannot tell which client it is): answer as the
+            # version under test.
+            env["TSUNAGU_LRS_UNVERSIONED_RESPONSE_VERSION"] = version
             run_tsunagu(["db", "upgrade"], env)
             run_tsunagu(["tenant", "create", TENANT_CODE, "--name", TENANT_NAME], env)
             if args.dummy_credentials:
