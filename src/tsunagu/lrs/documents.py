@@ -77,10 +77,20 @@ def _check(existing: Document | None, pre: Preconditions) -> None:
             raise LrsError(412, "If-None-Match: the document exists.")
 
 
-def _find(session: Session, tenant_id: int, key: DocumentKey, document_id: str) -> Document | None:
-    return session.scalar(
-        select(Document).where(*key.where(tenant_id), Document.document_id == document_id)
-    )
+def _find(
+    session: Session,
+    tenant_id: int,
+    key: DocumentKey,
+    document_id: str,
+    *,
+    for_update: bool = False,
+) -> Document | None:
+    query = select(Document).where(*key.where(tenant_id), Document.document_id == document_id)
+    if for_update:
+        # Writers of one document take turns: two concurrent POST merges must both land
+        # (PostgreSQL row lock; SQLite serialises writers anyway).
+        query = query.with_for_update()
+    return session.scalar(query)
 
 
 def _is_json(content_type: str) -> bool:
@@ -99,7 +109,7 @@ def put_document(
     require_preconditions: bool,
     refuse_new_without_preconditions: bool = False,
 ) -> None:
-    existing = _find(session, tenant_id, key, document_id)
+    existing = _find(session, tenant_id, key, document_id, for_update=True)
     _check(existing, pre)
     if existing is not None and require_preconditions and not pre.given:
         raise LrsError(
@@ -120,7 +130,7 @@ def post_document(
     content_type: str,
     pre: Preconditions,
 ) -> None:
-    existing = _find(session, tenant_id, key, document_id)
+    existing = _find(session, tenant_id, key, document_id, for_update=True)
     _check(existing, pre)
     if existing is None:
         _write(session, tenant_id, key, document_id, None, content, content_type)
