@@ -10,10 +10,11 @@ from urllib.parse import quote_plus
 import pytest
 from sqlalchemy import select, text, update
 
+from tsunagu.machine_credentials import keyed_hash
 from tsunagu.oauth import service
 from tsunagu.oauth.models import OAuthClient, OAuthToken
 from tsunagu.oauth.scopes import ROSTER_CORE_READONLY, ROSTER_READONLY
-from tsunagu.oauth.service import OAuthError, TokenVerifier, keyed_hash
+from tsunagu.oauth.service import OAuthError, TokenVerifier
 
 FORM = "application/x-www-form-urlencoded"
 ORGS = "/ims/oneroster/rostering/v1p2/orgs"

@@ -21,10 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tsunagu import machine_credentials
 from tsunagu.lrs.models import LrsCredential
-from tsunagu.oauth.service import as_utc, keyed_hash, utcnow
-from tsunagu.tenancy.models import Tenant
-from tsunagu.tenancy.service import get_tenant
+from tsunagu.machine_credentials import as_utc, keyed_hash, split_scopes
 
 # xAPI 1.0.3 Part Three §4.2 "OAuth Authorization Scope".
 STATEMENTS_WRITE = "statements/write"
@@ -99,7 +98,7 @@ def _info(row: LrsCredential, tenant_code: str) -> CredentialInfo:
         key=row.key,
         name=row.name,
         tenant_code=tenant_code,
-        scopes=tuple(s for s in row.scopes.split(" ") if s),
+        scopes=split_scopes(row.scopes),
         created_at=as_utc(row.created_at),
         revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
     )
@@ -123,42 +122,29 @@ def create_credential(
         raise CredentialAdminError(
             f"unknown scope {', '.join(unknown)}; allowed: {', '.join(SCOPES)}"
         )
-    tenant = get_tenant(session, tenant_code)
-    secret = secrets.token_urlsafe(32)
-    row = LrsCredential(
-        tenant_id=tenant.id,
-        key=secrets.token_hex(16),
-        secret_hash=keyed_hash(key, secret),
+    row, tenant, secret = machine_credentials.register(
+        session,
+        LrsCredential(key=secrets.token_hex(16)),
+        key,
+        tenant_code=tenant_code,
         name=name,
-        scopes=" ".join(wanted),
-        created_at=now or utcnow(),
+        scopes=wanted,
+        now=now,
     )
-    session.add(row)
-    session.flush()
     return CreatedCredential(info=_info(row, tenant.code), secret=secret)
 
 
 def list_credentials(session: Session, tenant_code: str) -> list[CredentialInfo]:
-    tenant = get_tenant(session, tenant_code)
-    rows = session.scalars(
-        select(LrsCredential)
-        .where(LrsCredential.tenant_id == tenant.id)
-        .order_by(LrsCredential.created_at, LrsCredential.id)
-    )
+    tenant, rows = machine_credentials.of_tenant(session, LrsCredential, tenant_code)
     return [_info(r, tenant.code) for r in rows]
 
 
 def revoke_credential(session: Session, key: str, now: datetime | None = None) -> CredentialInfo:
-    row = session.execute(
-        select(LrsCredential, Tenant.code)
-        .join(Tenant, Tenant.id == LrsCredential.tenant_id)
-        .where(LrsCredential.key == key.strip())
-    ).first()
-    if row is None:
+    found = machine_credentials.find_with_tenant(session, LrsCredential, LrsCredential.key, key)
+    if found is None:
         raise CredentialAdminError(f"No LRS credential with key {key}.")
-    credential, tenant_code = row
-    if credential.revoked_at is None:
-        credential.revoked_at = now or utcnow()
+    credential, tenant_code = found
+    machine_credentials.revoke(credential, now)
     session.flush()
     return _info(credential, tenant_code)
 

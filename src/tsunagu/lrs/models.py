@@ -20,19 +20,18 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tsunagu.db.base import Base
+from tsunagu.machine_credentials import MachineCredential
 
 #: JSON everywhere, JSONB on PostgreSQL (indexable, compact, fast to read back).
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -40,24 +39,15 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class LrsCredential(Base):
-    """A key/secret pair for HTTP Basic on ``/xapi`` (one tool of one tenant)."""
+class LrsCredential(MachineCredential, Base):
+    """A key/secret pair for HTTP Basic on ``/xapi`` (one tool of one tenant); its scopes are
+    xAPI's (1.0.3 Part Three §4.2)."""
 
     __tablename__ = "lrs_credentials"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
     #: The Basic user name; also the ``authority.account.name`` of what it stores.
     key: Mapped[str] = mapped_column(String(64), unique=True)
-    #: HMAC-SHA256 of the 256-bit secret under the deployment key (see oauth.service).
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(Text)
-    #: Space-separated xAPI scopes (xAPI 1.0.3 Part Three §4.2 "OAuth Scope").
-    scopes: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Statement(Base):

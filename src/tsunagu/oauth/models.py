@@ -4,28 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tsunagu.db.base import Base
+from tsunagu.machine_credentials import MachineCredential
 
 
-class OAuthClient(Base):
+class OAuthClient(MachineCredential, Base):
     __tablename__ = "oauth_clients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    #: HMAC-SHA256 of the secret under the deployment key. Secrets are 256-bit random, so a keyed
-    #: hash is as safe as a slow password hash and costs microseconds per request.
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(Text)
-    #: Space-separated granted scopes.
-    scopes: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class OAuthToken(Base):

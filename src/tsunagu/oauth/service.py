@@ -9,7 +9,6 @@ only.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -17,15 +16,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tsunagu import machine_credentials
+from tsunagu.machine_credentials import as_utc, keyed_hash, split_scopes, utcnow
 from tsunagu.oauth.models import OAuthClient, OAuthToken
 from tsunagu.oauth.scopes import UnknownScopeError, is_known_uri, resolve_scope
-from tsunagu.tenancy.models import Tenant
-from tsunagu.tenancy.service import get_tenant
 
 #: Longest credential we bother hashing; anything longer cannot be one of ours.
 _MAX_CREDENTIAL_LENGTH = 512
@@ -79,29 +78,12 @@ class Principal:
     expires_at: datetime
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything Tsunagu stores is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def keyed_hash(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def _split_scopes(value: str) -> tuple[str, ...]:
-    return tuple(s for s in value.split(" ") if s)
-
-
 def _info(client: OAuthClient, tenant_code: str) -> ClientInfo:
     return ClientInfo(
         client_id=client.client_id,
         name=client.name,
         tenant_code=tenant_code,
-        scopes=_split_scopes(client.scopes),
+        scopes=split_scopes(client.scopes),
         created_at=as_utc(client.created_at),
         revoked_at=as_utc(client.revoked_at) if client.revoked_at else None,
     )
@@ -129,43 +111,32 @@ def create_client(
         uris = tuple(dict.fromkeys(resolve_scope(s) for s in scopes))
     except UnknownScopeError as exc:
         raise ClientAdminError(str(exc)) from exc
-    tenant = get_tenant(session, tenant_code)
-    secret = secrets.token_urlsafe(32)
-    client = OAuthClient(
-        tenant_id=tenant.id,
-        client_id=str(uuid.uuid4()),
-        secret_hash=keyed_hash(key, secret),
+    client, tenant, secret = machine_credentials.register(
+        session,
+        OAuthClient(client_id=str(uuid.uuid4())),
+        key,
+        tenant_code=tenant_code,
         name=name,
-        scopes=" ".join(uris),
-        created_at=now or utcnow(),
+        scopes=uris,
+        now=now,
     )
-    session.add(client)
-    session.flush()
     return CreatedClient(info=_info(client, tenant.code), secret=secret)
 
 
 def list_clients(session: Session, tenant_code: str) -> list[ClientInfo]:
-    tenant = get_tenant(session, tenant_code)
-    clients = session.scalars(
-        select(OAuthClient)
-        .where(OAuthClient.tenant_id == tenant.id)
-        .order_by(OAuthClient.created_at, OAuthClient.id)
-    )
+    tenant, clients = machine_credentials.of_tenant(session, OAuthClient, tenant_code)
     return [_info(c, tenant.code) for c in clients]
 
 
 def revoke_client(session: Session, client_id: str, now: datetime | None = None) -> ClientInfo:
     """Revoke a client and every token it holds (its tokens stop working at once)."""
-    row = session.execute(
-        select(OAuthClient, Tenant.code)
-        .join(Tenant, Tenant.id == OAuthClient.tenant_id)
-        .where(OAuthClient.client_id == client_id.strip())
-    ).first()
-    if row is None:
+    found = machine_credentials.find_with_tenant(
+        session, OAuthClient, OAuthClient.client_id, client_id
+    )
+    if found is None:
         raise ClientAdminError(f"No OAuth client with client_id {client_id}.")
-    client, tenant_code = row
-    if client.revoked_at is None:
-        client.revoked_at = now or utcnow()
+    client, tenant_code = found
+    machine_credentials.revoke(client, now)
     session.execute(delete(OAuthToken).where(OAuthToken.client_pk == client.id))
     session.flush()
     return _info(client, tenant_code)
@@ -191,12 +162,12 @@ def authenticate_client(session: Session, key: bytes, client_id: str, secret: st
 
 
 def _granted_scopes(client: OAuthClient, requested: str | None) -> tuple[str, ...]:
-    granted = _split_scopes(client.scopes)
+    granted = split_scopes(client.scopes)
     if requested is None or not requested.strip():
         # RFC 6749 §3.3: without a scope parameter the server applies a default; ours is
         # everything the client was granted.
         return granted
-    wanted = tuple(dict.fromkeys(_split_scopes(requested)))
+    wanted = tuple(dict.fromkeys(split_scopes(requested)))
     not_granted = [s for s in wanted if s not in granted]
     if not_granted:
         unknown = [s for s in not_granted if not is_known_uri(s)]
@@ -259,7 +230,7 @@ def lookup_token(
     return Principal(
         tenant_id=tenant_id,
         client_id=client_id,
-        scopes=frozenset(_split_scopes(scopes)),
+        scopes=frozenset(split_scopes(scopes)),
         expires_at=expires_at,
     )
 

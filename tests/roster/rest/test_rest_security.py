@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import update
 
+from tsunagu.machine_credentials import keyed_hash
 from tsunagu.oauth import service as oauth_service
 from tsunagu.oauth.models import OAuthToken
-from tsunagu.oauth.service import keyed_hash
 
 API = "/ims/oneroster/rostering/v1p2"
 
