@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from tsunagu.container import Container, build_container
 
@@ -70,3 +72,19 @@ def progress_reporter() -> Iterator[Callable[[str, int], None]]:
 
         yield report
         finish_last()
+
+
+def print_credentials(
+    id_header: str, rows: Iterable[tuple[str, str, str, datetime, datetime | None]]
+) -> None:
+    """A table of machine credentials: identifier, name, scopes, created, revoked."""
+    table = Table(id_header, "name", "scopes", "created", "revoked")
+    for identifier, name, scopes, created_at, revoked_at in rows:
+        table.add_row(
+            identifier,
+            name,
+            scopes,
+            created_at.strftime("%Y-%m-%d %H:%M"),
+            revoked_at.strftime("%Y-%m-%d %H:%M") if revoked_at else "",
+        )
+    console.print(table)

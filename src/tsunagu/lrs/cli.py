@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from tsunagu.cli_support import console, container_from, emit_json, fail
+from tsunagu.cli_support import console, container_from, emit_json, fail, print_credentials
 from tsunagu.lrs import credentials as service
 from tsunagu.lrs.credentials import SCOPES, CredentialAdminError
 from tsunagu.tenancy.service import TenantError
@@ -66,16 +65,9 @@ def list_(
     if as_json:
         emit_json([c.as_json() for c in found])
         return
-    table = Table("key", "name", "scopes", "created", "revoked")
-    for c in found:
-        table.add_row(
-            c.key,
-            c.name,
-            " ".join(c.scopes),
-            c.created_at.strftime("%Y-%m-%d %H:%M"),
-            c.revoked_at.strftime("%Y-%m-%d %H:%M") if c.revoked_at else "",
-        )
-    console.print(table)
+    print_credentials(
+        "key", ((c.key, c.name, " ".join(c.scopes), c.created_at, c.revoked_at) for c in found)
+    )
 
 
 @credentials_app.command("revoke")

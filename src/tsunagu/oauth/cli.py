@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from tsunagu.cli_support import console, container_from, emit_json, fail
+from tsunagu.cli_support import console, container_from, emit_json, fail, print_credentials
 from tsunagu.oauth import service
 from tsunagu.oauth.scopes import SCOPES, short_name
 from tsunagu.oauth.service import ClientAdminError, ClientInfo
@@ -78,16 +77,13 @@ def list_(
     if as_json:
         emit_json([_as_json(c) for c in clients])
         return
-    table = Table("client_id", "name", "scopes", "created", "revoked")
-    for c in clients:
-        table.add_row(
-            c.client_id,
-            c.name,
-            "\n".join(short_name(s) for s in c.scopes),
-            c.created_at.strftime("%Y-%m-%d %H:%M"),
-            c.revoked_at.strftime("%Y-%m-%d %H:%M") if c.revoked_at else "",
-        )
-    console.print(table)
+    print_credentials(
+        "client_id",
+        (
+            (c.client_id, c.name, "\n".join(map(short_name, c.scopes)), c.created_at, c.revoked_at)
+            for c in clients
+        ),
+    )
 
 
 @app.command("revoke")

@@ -165,14 +165,6 @@ REFERENCES = (
     Reference("enrollments", "userSourcedId", "users"),
 )
 _REFERENCED = frozenset(ref.target for ref in REFERENCES)
-_TARGET_LABEL = {
-    "orgs": "orgs.csv",
-    "academicSessions": "academicSessions.csv",
-    "courses": "courses.csv",
-    "classes": "classes.csv",
-    "users": "users.csv",
-    "userProfiles": "userProfiles.csv",
-}
 _KIND_LABEL = {
     ("type", "district"): "教育委員会 (district)",
     ("type", "school"): "学校 (school)",
@@ -569,7 +561,6 @@ class _ImportRun:
                 f"WHERE r.file = '{ref.file}' AND r.col = '{ref.column}'"
             )
             value_sql = "r.value"
-            alias = "r"
         else:
             column = LAYOUTS[ref.file].attributes.get(ref.column, "sourced_id")
             if ref.file == "demographics":
@@ -579,10 +570,8 @@ class _ImportRun:
                 f"WHERE s.status = 'active' AND s.{column} IS NOT NULL"
             )
             value_sql = f"s.{column}"
-            alias = "s"
-        del alias
         exists = self._exists_in_post_state(ref.target, "sourced_id", value_sql, None)
-        target_label = _TARGET_LABEL[ref.target]
+        target_label = LAYOUTS[ref.target].filename
         for row_no, value in self._rows(f"{source} AND NOT {exists} ORDER BY 1"):
             self.log.report(
                 "ref.missing",
