@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    from tsunagu.web.templating import build_templates
+
+    app.state.templates = build_templates()
 
     from tsunagu.health.routes import router as health_router
     from tsunagu.lrs.alternate import AlternateRequestSyntax

@@ -1,0 +1,46 @@
+"""What HTTP handlers of every domain use to learn who is signed in.
+
+CONTRACT (kept stable while identity grows): ``optional_principal`` and ``require_principal`` are
+FastAPI dependencies; ``csrf_input`` renders the hidden field every state-changing form carries.
+This first version only reads ``request.state.principal``; the identity domain's session
+middleware is what sets it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request, status
+from markupsafe import Markup
+
+from tsunagu.identity.principal import Principal
+
+
+class SignInRequired(HTTPException):
+    """Raised by :func:`require_principal`; pages redirect to the sign-in page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(
+            status_code=status.HTTP_303_SEE_OTHER,
+            headers={"Location": f"/signin?next={quote(next_url, safe='')}"},
+        )
+
+
+def optional_principal(request: Request) -> Principal | None:
+    found = getattr(request.state, "principal", None)
+    return found if isinstance(found, Principal) else None
+
+
+def require_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+) -> Principal:
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    return principal
+
+
+def csrf_input(request: Request) -> Markup:
+    """The hidden CSRF field for a form (empty until the CSRF protection is installed)."""
+    return Markup("")
