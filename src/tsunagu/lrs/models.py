@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -169,3 +170,37 @@ class AttachmentContent(Base):
     sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(255))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StatementProfile(Base):
+    """The Japan profile template a stored statement matches (xapi-notes.md §1.8: advisory tags).
+
+    One row per statement that claims a Japan profile (a ``category`` activity with a profile
+    IRI); statements claiming none have no row and count as "no template" in the report. Rule
+    ids are space-separated (a handful at most), errors and advice apart.
+    """
+
+    __tablename__ = "lrs_statement_profiles"
+    __table_args__ = (Index("ix_lrs_statement_profiles_tenant", "tenant_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    #: The claimed profile's domain (lms, assessment, ebook, group-lst).
+    domain: Mapped[str] = mapped_column(String(32))
+    #: The matched template's stable id (``lms.launched``), None when none matched.
+    template: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    errors: Mapped[str] = mapped_column(Text, default="")
+    advice: Mapped[str] = mapped_column(Text, default="")
+
+
+class TenantLrsSettings(Base):
+    """Per-tenant LRS switches. ``profile_strict``: statements that claim a Japan profile and
+    break one of its rules are refused with 400 (default off: the profiles are recommendations,
+    xapi-notes.md §1.2)."""
+
+    __tablename__ = "lrs_tenant_settings"
+
+    tenant_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    profile_strict: Mapped[bool] = mapped_column(Boolean, default=False)

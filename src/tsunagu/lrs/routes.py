@@ -109,6 +109,8 @@ def error_response(
     body: dict[str, Any] = {"error": status, "message": message}
     if problems:
         body["path"] = problems[0]["path"]
+        if "rule" in problems[0]:
+            body["rule"] = problems[0]["rule"]
         body["problems"] = problems[:100]
     headers = {HEADER: _version_of(request)}
     if request.method in ("GET", "HEAD") and request.url.path.rstrip("/").endswith("/statements"):

@@ -39,7 +39,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from tsunagu.lrs.models import Activity, Statement, StatementActivity, StatementAgent
+from tsunagu.lrs.models import (
+    Activity,
+    Statement,
+    StatementActivity,
+    StatementAgent,
+    StatementProfile,
+)
+from tsunagu.lrs.profiles import service as profiles
 from tsunagu.lrs.validation import (
     VOIDED_VERB,
     Problem,
@@ -334,6 +341,16 @@ def store_statements(
     if not new:
         return ids
 
+    # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
+    # matches; a tenant in strict mode refuses the batch when one breaks a rule of the
+    # profile it claims. The tenant's switch is read only when there is something to refuse.
+    matches = profiles.match_batch([p.payload for p in new])
+    if any(m.errors for m in matches) and profiles.is_strict(session, tenant_id):
+        position = {p.statement_id: i for i, p in enumerate(prepared)}
+        for p, m in zip(new, matches, strict=True):
+            if m.errors:
+                raise _profile_violation(position[p.statement_id], m)
+
     # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
     targets = {p.voiding_target for p in new if p.voiding_target}
     batch_voiding = {p.statement_id for p in new if p.voiding_target}
@@ -406,6 +423,12 @@ def store_statements(
         ("seq", "activity_id", "tenant_id", "related"),
         activity_rows,
     )
+    _insert_index_rows(
+        session,
+        StatementProfile,
+        profiles.PROFILE_COLUMNS,
+        profiles.matches_rows(tenant_id, seqs, matches),
+    )
     if targets:
         session.execute(
             update(Statement)
@@ -419,6 +442,22 @@ def store_statements(
         )
     _upsert_activities(session, tenant_id, definitions)
     return ids
+
+
+def _profile_violation(index: int, match: profiles.Match) -> LrsError:
+    """The 400 of strict mode: names the first broken rule and the JSON path of the part."""
+    errors = match.errors
+    first = errors[0]
+    problems = [
+        Problem(f"$[{index}]" + v.path[1:], f"{v.message_en} / {v.message_ja}", rule=v.rule)
+        for v in errors
+    ]
+    return LrsError(
+        400,
+        f"Statement $[{index}] breaks the Japan xAPI profile rule {first.rule} at "
+        f"$[{index}]{first.path[1:]}: {first.message_en} (this tenant's LRS is in strict mode)",
+        problems,
+    )
 
 
 def _insert_index_rows(
