@@ -159,8 +159,8 @@ def profile_report(
         highlight=False,
     )
     templates = Table(title="テンプレート別 / per template")
-    templates.add_column("template")
-    templates.add_column("名称")
+    templates.add_column("template", no_wrap=True)
+    templates.add_column("名称", overflow="fold")
     templates.add_column("statements", justify="right")
     templates.add_column("with errors", justify="right")
     for row in data["templates"]:
@@ -175,9 +175,10 @@ def profile_report(
     templates.add_row("(total)", "合計", f"{report.total:,}", "")
     out.print(templates)
     rules = Table(title="ルール別 / per rule")
-    rules.add_column("rule")
-    rules.add_column("severity")
-    rules.add_column("内容")
+    # Rule ids are what operators search for: never cut them; the label folds instead.
+    rules.add_column("rule", no_wrap=True)
+    rules.add_column("severity", no_wrap=True)
+    rules.add_column("内容", overflow="fold")
     rules.add_column("statements", justify="right")
     for row in data["rules"]:
         rules.add_row(row["rule"], row["severity"], row["label_ja"], f"{row['statements']:,}")

@@ -132,7 +132,15 @@ class ProfileReport:
                     "label_en": rules[r].label.en if r in rules else r,
                     "statements": n,
                 }
-                for r, n in sorted(self.rules.items(), key=lambda kv: (-kv[1], kv[0]))
+                for r, n in sorted(
+                    self.rules.items(),
+                    # Errors before advice, then the most frequent first.
+                    key=lambda kv: (
+                        rules[kv[0]].severity == "advice" if kv[0] in rules else False,
+                        -kv[1],
+                        kv[0],
+                    ),
+                )
             ],
         }
 
