@@ -59,6 +59,7 @@ from tsunagu.lrs.service import (
     decode_more,
     downgrade_to_1_0,
     encode_more,
+    canonical_activities,
     format_instant,
     get_activity_definition,
     get_statement,
@@ -541,9 +542,13 @@ async def _single(
 
     def load() -> Any:
         with call.container.database.session() as session:
-            return get_statement(
+            found = get_statement(
                 session, principal.tenant_id, statement_id, voided=voided, credential_id=mine
             )
+            if found is not None and fmt == "canonical":
+                payload = canonical_activities(session, principal.tenant_id, [found[0]])[0]
+                return payload, found[1]
+            return found
 
     found = await run_in_threadpool(load)
     if found is None:
@@ -586,9 +591,13 @@ async def _page(
 
     def load() -> Any:
         with call.container.database.session() as session:
-            return query_statements(session, tenant_id, query, after=after, bound=bound)
+            found = query_statements(session, tenant_id, query, after=after, bound=bound)
+            if fmt == "canonical":
+                shaped = canonical_activities(session, tenant_id, found.statements)
+                return found, shaped
+            return found, found.statements
 
-    page = await run_in_threadpool(load)
+    page, shaped = await run_in_threadpool(load)
     more = ""
     if page.next_position is not None:
         state = _more_state(query, tenant_id, fmt)
@@ -597,7 +606,7 @@ async def _page(
         token = encode_more(call.container.settings.resolved_secret_key, state)
         root = request.scope.get("root_path", "")
         more = f"{root}{PREFIX}/statements?more={quote(token)}"
-    body = {"statements": _shape(request, page.statements, fmt), "more": more}
+    body = {"statements": _shape(request, shaped, fmt), "more": more}
     headers = {CONSISTENT_THROUGH: consistent}
     return await _statement_response(
         request, call, body, page.statements, headers, with_attachments

@@ -630,6 +630,72 @@ def get_activity_definition(
     return dict(found) if found is not None else None
 
 
+def _activities_in(part: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The Activity objects of a statement or sub-statement (object and context activities)."""
+    target = part.get("object")
+    if isinstance(target, dict):
+        kind = target.get("objectType", "Activity")
+        if kind == "Activity":
+            yield target
+        elif kind == "SubStatement":
+            yield from _activities_in(target)
+    context = part.get("context")
+    activities = context.get("contextActivities") if isinstance(context, dict) else None
+    if isinstance(activities, dict):
+        for items in activities.values():
+            for item in items if isinstance(items, list) else [items]:
+                if isinstance(item, dict):
+                    yield item
+
+
+def _with_definitions(part: dict[str, Any], found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def activity(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("id") in found:
+            return {**value, "definition": found[value["id"]]}
+        return value
+
+    out = dict(part)
+    target = out.get("object")
+    if isinstance(target, dict):
+        kind = target.get("objectType", "Activity")
+        if kind == "Activity":
+            out["object"] = activity(target)
+        elif kind == "SubStatement":
+            out["object"] = _with_definitions(target, found)
+    context = out.get("context")
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        out["context"] = {
+            **context,
+            "contextActivities": {
+                key: [activity(i) for i in items] if isinstance(items, list) else activity(items)
+                for key, items in context["contextActivities"].items()
+            },
+        }
+    return out
+
+
+def canonical_activities(
+    session: Session, tenant_id: int, statements: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``format=canonical`` (1.0.3 Part Three §2.1.3): every Activity carries the definition the
+    LRS holds for it (:class:`Activity`, merged from every statement), not the one this statement
+    happened to send. One query per page; the stored statements are not changed."""
+    ids = sorted({a["id"] for s in statements for a in _activities_in(s) if "id" in a})
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in iter_batches(ids, 500):
+        found.update(
+            (row[0], dict(row[1]))
+            for row in session.execute(
+                select(Activity.activity_id, Activity.definition).where(
+                    Activity.tenant_id == tenant_id, Activity.activity_id.in_(chunk)
+                )
+            )
+        )
+    if not found:
+        return statements
+    return [_with_definitions(s, found) for s in statements]
+
+
 def max_seq(session: Session, tenant_id: int) -> int:
     found = session.scalar(
         select(Statement.seq)
