@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.lrs.conftest import TENANT_A, Cred
 from tsunagu.container import Container
 from tsunagu.lrs import portal_statements as xapi
-from tsunagu.lrs.models import StatementProfile
+from tsunagu.lrs.models import Statement
 from tsunagu.lrs.profiles import match_statement
 from tsunagu.lrs.profiles import service as profiles
 from tsunagu.lrs.profiles.matcher import check_rule
@@ -141,5 +141,9 @@ def test_record_stores_without_http_and_tags_the_template(
     assert body["actor"]["account"] == {"homePage": container.settings.base_url, "name": LEARNER}
     assert body["authority"]["account"]["name"] == "tsunagu"
     with container.database.session() as session:
-        templates = set(session.scalars(select(StatementProfile.template)))
+        templates = set(
+            session.scalars(
+                select(Statement.profile_template).where(Statement.profile_domain.is_not(None))
+            )
+        )
     assert templates == {k for k in ids if k != "none"}

@@ -83,6 +83,16 @@ class Statement(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     #: The statement as received, plus id/stored/authority/version/timestamp the LRS sets.
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # The Japan xAPI profile match (xapi-notes.md §1.8: advisory tags), written in the same
+    # INSERT as the statement so tagging costs no extra round trip. All NULL when the statement
+    # claims no Japan profile (no category activity with a profile IRI).
+    #: The claimed profile's domain (lms, assessment, ebook, group-lst).
+    profile_domain: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The matched template's stable id (``lms.launched``); NULL when none matched.
+    profile_template: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Space-separated ids of the rules broken (errors) and of recommended items missing.
+    profile_errors: Mapped[str | None] = mapped_column(Text, nullable=True)
+    profile_advice: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StatementAgent(Base):
@@ -170,27 +180,6 @@ class AttachmentContent(Base):
     sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(255))
     content: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class StatementProfile(Base):
-    """The Japan profile template a stored statement matches (xapi-notes.md §1.8: advisory tags).
-
-    One row per statement that claims a Japan profile (a ``category`` activity with a profile
-    IRI); statements claiming none have no row and count as "no template" in the report. Rule
-    ids are space-separated (a handful at most), errors and advice apart.
-    """
-
-    __tablename__ = "lrs_statement_profiles"
-    __table_args__ = (Index("ix_lrs_statement_profiles_tenant", "tenant_id", "seq"),)
-
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
-    tenant_id: Mapped[int] = mapped_column(Integer)
-    #: The claimed profile's domain (lms, assessment, ebook, group-lst).
-    domain: Mapped[str] = mapped_column(String(32))
-    #: The matched template's stable id (``lms.launched``), None when none matched.
-    template: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    errors: Mapped[str] = mapped_column(Text, default="")
-    advice: Mapped[str] = mapped_column(Text, default="")
 
 
 class TenantLrsSettings(Base):

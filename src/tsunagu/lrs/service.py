@@ -44,7 +44,6 @@ from tsunagu.lrs.models import (
     Statement,
     StatementActivity,
     StatementAgent,
-    StatementProfile,
 )
 from tsunagu.lrs.profiles import service as profiles
 from tsunagu.lrs.validation import (
@@ -395,8 +394,9 @@ def store_statements(
                 "stored": stored_at,
                 "content_hash": p.content_hash,
                 "payload": p.payload,
+                **profiles.match_columns(m),
             }
-            for p in new
+            for p, m in zip(new, matches, strict=True)
         ],
     )
     seqs = [row[0] for row in result]
@@ -422,12 +422,6 @@ def store_statements(
         StatementActivity,
         ("seq", "activity_id", "tenant_id", "related"),
         activity_rows,
-    )
-    _insert_index_rows(
-        session,
-        StatementProfile,
-        profiles.PROFILE_COLUMNS,
-        profiles.matches_rows(tenant_id, seqs, matches),
     )
     if targets:
         session.execute(

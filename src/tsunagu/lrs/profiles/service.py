@@ -1,7 +1,7 @@
 """Profile matches of stored statements, each tenant's strict mode, and the profile report.
 
 No HTTP here. :func:`tsunagu.lrs.service.store_statements` calls :func:`match_batch` and
-:func:`matches_rows` while storing; the CLI calls :func:`set_strict` and :func:`build_report`.
+:func:`match_columns` while storing; the CLI calls :func:`set_strict` and :func:`build_report`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tsunagu.lrs.models import Statement, StatementProfile, TenantLrsSettings
+from tsunagu.lrs.models import Statement, TenantLrsSettings
 from tsunagu.lrs.profiles.matcher import NO_TEMPLATE_RULE, Match, Violation, match_statement
 from tsunagu.lrs.profiles.vocabulary import load_vocabulary
 from tsunagu.tenancy.service import get_tenant
@@ -53,23 +53,25 @@ def match_batch(payloads: list[dict[str, Any]]) -> list[Match]:
     return [match_statement(p, vocabulary) for p in payloads]
 
 
-def matches_rows(tenant_id: int, seqs: list[int], matches: list[Match]) -> list[dict[str, Any]]:
-    """Rows of :class:`StatementProfile` for the statements that claim a Japan profile."""
-    return [
-        {
-            "seq": seq,
-            "tenant_id": tenant_id,
-            "domain": m.domain,
-            "template": m.template,
-            "errors": " ".join(sorted({v.rule for v in m.errors})),
-            "advice": " ".join(sorted({v.rule for v in m.advice})),
-        }
-        for seq, m in zip(seqs, matches, strict=True)
-        if m.domain is not None
-    ]
+def match_columns(match: Match) -> dict[str, Any]:
+    """The profile columns of a statement's row (all None when it claims no Japan profile)."""
+    if match.domain is None:
+        return _UNCLAIMED
+    return {
+        "profile_domain": match.domain,
+        "profile_template": match.template,
+        "profile_errors": " ".join(sorted({v.rule for v in match.errors})),
+        "profile_advice": " ".join(sorted({v.rule for v in match.advice})),
+    }
 
 
-PROFILE_COLUMNS = ("seq", "tenant_id", "domain", "template", "errors", "advice")
+_UNCLAIMED: dict[str, Any] = {
+    "profile_domain": None,
+    "profile_template": None,
+    "profile_errors": None,
+    "profile_advice": None,
+}
+
 
 # --- the report ------------------------------------------------------------------------------
 
@@ -149,21 +151,20 @@ def build_report(
     session: Session, tenant_code: str, since: datetime | None = None
 ) -> ProfileReport:
     """Counts per template and per rule over a tenant's stored statements (one grouped scan
-    of the match table, so the cost grows with the distinct outcomes, not with Python work
-    per statement)."""
+    of the tenant's statement rows; Python work grows with the distinct outcomes only)."""
     tenant = get_tenant(session, tenant_code)
     report = ProfileReport(tenant.code, since, is_strict(session, tenant.id))
-    total_query = (
-        select(func.count()).select_from(Statement).where(Statement.tenant_id == tenant.id)
+    s = Statement
+    total_query = select(func.count()).select_from(s).where(s.tenant_id == tenant.id)
+    grouped = select(s.profile_template, s.profile_errors, s.profile_advice, func.count()).where(
+        s.tenant_id == tenant.id, s.profile_domain.is_not(None)
     )
-    p = StatementProfile
-    grouped = select(p.template, p.errors, p.advice, func.count()).where(p.tenant_id == tenant.id)
     if since is not None:
-        total_query = total_query.where(Statement.stored > since)
-        grouped = grouped.join(Statement, Statement.seq == p.seq).where(Statement.stored > since)
+        total_query = total_query.where(s.stored > since)
+        grouped = grouped.where(s.stored > since)
     report.total = int(session.scalar(total_query) or 0)
     for template, errors, advice, count in session.execute(
-        grouped.group_by(p.template, p.errors, p.advice)
+        grouped.group_by(s.profile_template, s.profile_errors, s.profile_advice)
     ):
         report.claimed += count
         if template is None:
@@ -172,14 +173,13 @@ def build_report(
             report.templates[template] += count
             if errors:
                 report.templates_with_errors[template] += count
-        for rule in (*errors.split(), *advice.split()):
+        for rule in (*(errors or "").split(), *(advice or "").split()):
             report.rules[rule] += count
     return report
 
 
 __all__ = [
     "NO_TEMPLATE_RULE",
-    "PROFILE_COLUMNS",
     "Match",
     "ProfileReport",
     "Violation",
@@ -187,6 +187,6 @@ __all__ = [
     "get_strict",
     "is_strict",
     "match_batch",
-    "matches_rows",
+    "match_columns",
     "set_strict",
 ]

@@ -19,25 +19,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "lrs_statement_profiles",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=False,
-            nullable=False,
-        ),
-        sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.Column("domain", sa.String(length=32), nullable=False),
-        sa.Column("template", sa.String(length=64), nullable=True),
-        sa.Column("errors", sa.Text(), nullable=False),
-        sa.Column("advice", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_lrs_statement_profiles")),
-    )
-    with op.batch_alter_table("lrs_statement_profiles", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_lrs_statement_profiles_tenant", ["tenant_id", "seq"], unique=False
-        )
+    with op.batch_alter_table("lrs_statements", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("profile_domain", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("profile_template", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("profile_errors", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("profile_advice", sa.Text(), nullable=True))
     op.create_table(
         "lrs_tenant_settings",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -54,6 +40,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("lrs_tenant_settings")
-    with op.batch_alter_table("lrs_statement_profiles", schema=None) as batch_op:
-        batch_op.drop_index("ix_lrs_statement_profiles_tenant")
-    op.drop_table("lrs_statement_profiles")
+    with op.batch_alter_table("lrs_statements", schema=None) as batch_op:
+        batch_op.drop_column("profile_advice")
+        batch_op.drop_column("profile_errors")
+        batch_op.drop_column("profile_template")
+        batch_op.drop_column("profile_domain")
