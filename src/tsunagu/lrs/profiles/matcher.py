@@ -203,43 +203,71 @@ def _missing_path(rule: Rule, vocabulary: Vocabulary, generation: Generation) ->
     return path
 
 
+@cache
+def _missing(rule: Rule, vocabulary: Vocabulary, generation: Generation) -> tuple[Violation, ...]:
+    """The violation of an absent item, built once per rule and generation (it never varies)."""
+    label = rule.label
+    path = _missing_path(rule, vocabulary, generation)
+    if rule.presence == "included":
+        return (
+            Violation(
+                rule.id,
+                path,
+                "error",
+                f"{label.ja}がありません（プロファイルで必須）",
+                f"{label.en} is missing (the profile requires it)",
+            ),
+        )
+    if rule.presence == "recommended":
+        return (
+            Violation(
+                rule.id,
+                path,
+                "advice",
+                f"{label.ja}がありません（プロファイルで推奨）",
+                f"{label.en} is missing (the profile recommends it)",
+            ),
+        )
+    return ()
+
+
 def check_rule(
     statement: dict[str, Any], rule: Rule, vocabulary: Vocabulary, generation: Generation
-) -> list[Violation]:
-    found = find(statement, rule.steps, vocabulary)
+) -> tuple[Violation, ...]:
+    if rule.keys is not None:  # most rules: a plain walk down dictionaries
+        value: Any = statement
+        for key in rule.keys:
+            if not isinstance(value, dict) or key not in value:
+                return _missing(rule, vocabulary, generation)
+            value = value[key]
+        where: tuple[PathPart, ...] = rule.keys
+        if rule.tail_iris is not None:  # ends in a concept: whichever IRI of it is used
+            if not isinstance(value, dict):
+                return _missing(rule, vocabulary, generation)
+            for iri in rule.tail_iris:
+                if iri in value:
+                    where, value = (*rule.keys, iri), value[iri]
+                    break
+            else:
+                return _missing(rule, vocabulary, generation)
+        found: list[tuple[tuple[PathPart, ...], Any]] = [(where, value)]
+    else:
+        found = find(statement, rule.steps, vocabulary)
+        if not found:
+            return _missing(rule, vocabulary, generation)
+    if rule.presence != "excluded" and not rule.any and rule.schema is None:
+        return ()  # present, and nothing more to check
     label = rule.label
-    if not found:
-        if rule.presence == "included":
-            return [
-                Violation(
-                    rule.id,
-                    _missing_path(rule, vocabulary, generation),
-                    "error",
-                    f"{label.ja}がありません（プロファイルで必須）",
-                    f"{label.en} is missing (the profile requires it)",
-                )
-            ]
-        if rule.presence == "recommended":
-            return [
-                Violation(
-                    rule.id,
-                    _missing_path(rule, vocabulary, generation),
-                    "advice",
-                    f"{label.ja}がありません（プロファイルで推奨）",
-                    f"{label.en} is missing (the profile recommends it)",
-                )
-            ]
-        return []
     if rule.presence == "excluded":
-        return [
+        return (
             Violation(
                 rule.id,
                 render_path(found[0][0]),
                 "error",
                 f"{label.ja}を含めてはいけません",
                 f"{label.en} must not be present",
-            )
-        ]
+            ),
+        )
     problems: list[Violation] = []
     for parts, value in found:
         if rule.any and not (isinstance(value, str) and vocabulary.concept_of(value) in rule.any):
@@ -266,7 +294,7 @@ def check_rule(
                         f"{label.en} must be {schema_en}",
                     )
                 )
-    return problems
+    return tuple(problems)
 
 
 # --- matching --------------------------------------------------------------------------------

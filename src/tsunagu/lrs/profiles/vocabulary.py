@@ -77,7 +77,7 @@ def parse_location(location: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: the matcher caches per rule
 class Rule:
     id: str  # stable: "<domain>.<template>.<rule>" or "common.<rule>"
     location: str
@@ -86,6 +86,11 @@ class Rule:
     label: Text
     any: frozenset[str] = frozenset()
     schema: str | None = None
+    #: The keys of a location made of plain keys, optionally ending in one concept (most
+    #: rules): walked without the general location machinery.
+    keys: tuple[str, ...] | None = None
+    #: The IRIs of that final concept, if the location ends in one.
+    tail_iris: tuple[str, ...] | None = None
 
     @property
     def severity(self) -> Severity:
@@ -152,11 +157,23 @@ def _text(raw: dict[str, str]) -> Text:
     return Text(ja=raw["ja"], en=raw["en"])
 
 
-def _rule(raw: dict[str, Any], prefix: str) -> Rule:
+def _rule(raw: dict[str, Any], prefix: str, concepts: dict[str, Concept]) -> Rule:
+    steps = parse_location(raw["location"])
+    tail_iris = None
+    head = steps
+    if steps and steps[-1][0] == "concept":
+        head = steps[:-1]
+        concept = concepts.get(steps[-1][1])
+        if concept is None:
+            raise ValueError(f"{prefix}.{raw['id']}: unknown concept {steps[-1][1]}")
+        tail_iris = concept.all_iris
+    plain = all(kind == "key" for kind, _ in head)
     return Rule(
         id=f"{prefix}.{raw['id']}",
         location=raw["location"],
-        steps=parse_location(raw["location"]),
+        steps=steps,
+        keys=tuple(name for _, name in head) if plain else None,
+        tail_iris=tail_iris if plain else None,
         presence=raw.get("presence"),
         label=_text(raw["label"]),
         any=frozenset(raw.get("any", ())),
@@ -210,7 +227,7 @@ def load_vocabulary() -> Vocabulary:
                     label=_text(t["label"]),
                     verbs=tuple(verb_aliases.get(v, v) for v in t["verbs"]),
                     object_type=object_type,
-                    rules=tuple(_rule(r, template_id) for r in t["rules"]),
+                    rules=tuple(_rule(r, template_id, concepts) for r in t["rules"]),
                     iris={
                         g: pattern.format(name=t["name"])
                         for g, pattern in raw["template_iris"].items()
@@ -227,7 +244,7 @@ def load_vocabulary() -> Vocabulary:
         profiles[domain] = profile
         for iri in (*profile.iris.values(), *profile.aliases):
             domain_by_iri[iri] = domain
-    common = tuple(_rule(r, "common") for r in core["common_rules"])
+    common = tuple(_rule(r, "common", concepts) for r in core["common_rules"])
     vocabulary = Vocabulary(
         concepts=concepts,
         profiles=profiles,
