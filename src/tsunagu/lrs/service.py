@@ -39,12 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from tsunagu.lrs.models import (
-    Activity,
-    Statement,
-    StatementActivity,
-    StatementAgent,
-)
+from tsunagu.lrs.models import Activity, Statement, StatementActivity, StatementAgent
 from tsunagu.lrs.profiles import service as profiles
 from tsunagu.lrs.validation import (
     VOIDED_VERB,
