@@ -16,6 +16,7 @@ from tsunagu.cli import app
 from tsunagu.container import Container
 from tsunagu.lrs.models import Statement
 from tsunagu.lrs.profiles import service as profiles
+from tsunagu.lrs.service import LrsError, record_statement
 from tsunagu.settings import Settings
 from tsunagu.tenancy import service as tenancy
 
@@ -233,3 +234,16 @@ def test_report_on_an_empty_tenant(container: Container, tenants: tuple[str, str
     assert tenant_id
     assert report.as_json()["total"] == 0
     assert report.no_template == 0
+
+
+def test_strict_mode_applies_in_process_too(container: Container, tenants: tuple[str, str]) -> None:
+    set_strict(container, TENANT_A, True)
+    with container.database.session() as session:
+        tenant_id = tenancy.get_tenant(session, TENANT_A).id
+    with pytest.raises(LrsError) as refused:
+        record_statement(container, tenant_id, answered({"raw": 5, "max": 10}))
+    assert refused.value.status == 400
+    assert [(p.rule, p.path) for p in refused.value.problems] == [
+        ("assessment.answered.score-scaled", "$[0].result.score.scaled")
+    ]
+    assert stored_count(container) == 0
