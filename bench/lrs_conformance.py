@@ -720,8 +720,7 @@ def tsunagu_lrs(
                 # The runner's argument parser (commander 2) takes a value that starts with "-"
                 # for a missing argument and prints its usage: a URL-safe secret does so one
                 # time in 64. Such a credential is simply replaced by another.
-                secret = "-"
-                while secret.startswith("-"):
+                while True:
                     key, secret = parse_credentials(
                         run_tsunagu(
                             [
@@ -731,6 +730,8 @@ def tsunagu_lrs(
                             env,
                         )
                     )  # fmt: skip
+                    if not secret.startswith("-"):
+                        break
             try:
                 with running_server(env, port, folder / "server.log"):
                     log(f"xAPI {version}: tsunagu serve on {base_url} ({_backend(args)})")
