@@ -231,32 +231,63 @@ def _missing(rule: Rule, vocabulary: Vocabulary, generation: Generation) -> tupl
     return ()
 
 
-def check_rule(
-    statement: dict[str, Any], rule: Rule, vocabulary: Vocabulary, generation: Generation
-) -> tuple[Violation, ...]:
-    if rule.keys is not None:  # most rules: a plain walk down dictionaries
+#: A rule ready to run for one generation: (rule, plain keys, final concept IRIs, the
+#: violations when absent, whether presence is all there is to check).
+_Compiled = tuple[Rule, tuple[str, ...] | None, tuple[str, ...] | None, tuple[Violation, ...], bool]
+
+
+@cache
+def _compile(rule: Rule, vocabulary: Vocabulary, generation: Generation) -> _Compiled:
+    simple = rule.presence != "excluded" and not rule.any and rule.schema is None
+    missing = _missing(rule, vocabulary, generation)
+    return (rule, rule.keys, rule.tail_iris, missing, simple)
+
+
+def _run(statement: dict[str, Any], compiled: _Compiled, vocabulary: Vocabulary) -> Any:
+    """The violations of one compiled rule (a tuple; the hot path of every stored statement)."""
+    rule, keys, tail, missing, simple = compiled
+    if keys is not None:  # most rules: a plain walk down dictionaries
         value: Any = statement
-        for key in rule.keys:
+        for key in keys:
             if not isinstance(value, dict) or key not in value:
-                return _missing(rule, vocabulary, generation)
+                return missing
             value = value[key]
-        where: tuple[PathPart, ...] = rule.keys
-        if rule.tail_iris is not None:  # ends in a concept: whichever IRI of it is used
+        where: tuple[PathPart, ...] = keys
+        if tail is not None:  # ends in a concept: whichever IRI of it is used
             if not isinstance(value, dict):
-                return _missing(rule, vocabulary, generation)
-            for iri in rule.tail_iris:
+                return missing
+            for iri in tail:
                 if iri in value:
-                    where, value = (*rule.keys, iri), value[iri]
+                    where, value = (*keys, iri), value[iri]
                     break
             else:
-                return _missing(rule, vocabulary, generation)
+                return missing
+        if simple:
+            return ()
         found: list[tuple[tuple[PathPart, ...], Any]] = [(where, value)]
     else:
         found = find(statement, rule.steps, vocabulary)
         if not found:
-            return _missing(rule, vocabulary, generation)
-    if rule.presence != "excluded" and not rule.any and rule.schema is None:
-        return ()  # present, and nothing more to check
+            return missing
+        if simple:
+            return ()
+    return _judge(rule, found, vocabulary)
+
+
+def check_rule(
+    statement: dict[str, Any], rule: Rule, vocabulary: Vocabulary, generation: Generation
+) -> tuple[Violation, ...]:
+    """The violations of one rule by a statement (reported paths in ``generation``'s IRIs)."""
+    found: tuple[Violation, ...] = _run(
+        statement, _compile(rule, vocabulary, generation), vocabulary
+    )
+    return found
+
+
+def _judge(
+    rule: Rule, found: list[tuple[tuple[PathPart, ...], Any]], vocabulary: Vocabulary
+) -> tuple[Violation, ...]:
+    """What is wrong with the values a rule's location selected (excluded, any, schema)."""
     label = rule.label
     if rule.presence == "excluded":
         return (
@@ -295,6 +326,19 @@ def check_rule(
                     )
                 )
     return tuple(problems)
+
+
+@cache
+def _compiled_rules(
+    vocabulary: Vocabulary, generation: Generation
+) -> tuple[tuple[_Compiled, ...], dict[str, tuple[_Compiled, ...]]]:
+    """Every rule compiled for a generation: the common ones, and each template's."""
+    common = tuple(_compile(r, vocabulary, generation) for r in vocabulary.common_rules)
+    templates = {
+        t.id: tuple(_compile(r, vocabulary, generation) for r in t.rules)
+        for t in vocabulary.templates.values()
+    }
+    return common, templates
 
 
 # --- matching --------------------------------------------------------------------------------
@@ -386,14 +430,15 @@ def match_statement(statement: dict[str, Any], vocabulary: Vocabulary | None = N
                 ),
             ),
         )
+    common_rules, _ = _compiled_rules(vocabulary, generation)
     common: list[Violation] = []
-    for rule in vocabulary.common_rules:
-        common.extend(check_rule(statement, rule, vocabulary, generation))
+    for compiled in common_rules:
+        common.extend(_run(statement, compiled, vocabulary))
     best: tuple[tuple[int, int, int], Match] | None = None
     for order, (template, template_generation) in enumerate(candidates):
         violations = list(common)
-        for rule in template.rules:
-            violations.extend(check_rule(statement, rule, vocabulary, template_generation))
+        for compiled in _compiled_rules(vocabulary, template_generation)[1][template.id]:
+            violations.extend(_run(statement, compiled, vocabulary))
         errors = sum(1 for v in violations if v.severity == "error")
         rank = (errors, 0 if template.object_type is not None else 1, order)
         if best is None or rank < best[0]:
