@@ -104,8 +104,11 @@ def strict_mode(
     ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Japan xAPI profile strict mode: when on, statements that claim a Japan profile and break
-    one of its rules are refused with 400. Off by default (the profiles are recommendations)."""
+    """Show or set the Japan xAPI profile strict mode of a tenant.
+
+    When on, statements that claim a Japan profile and break one of its rules are refused with
+    400. Off by default: the profiles are recommendations.
+    """
     if state is not None and state not in ("on", "off"):
         fail("The mode is 'on' or 'off'.")
     container = container_from(ctx)
