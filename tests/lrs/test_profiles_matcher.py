@@ -430,3 +430,15 @@ def test_garbage_shapes_never_raise() -> None:
         {**build(), "result": {"score": "high"}},
     ):
         match_statement(statement)
+
+
+@pytest.mark.parametrize(
+    ("profile", "generation"),
+    [
+        ("https://w3id.org/xapi-japan-profiles/lms", "xapi-japan-profiles"),
+        ("https://w3id.org/japan-xapi/profiles/cbt", "japan-xapi"),  # the name before 2026-02-12
+        ("https://w3id.org/xapi/ebook/v1", "japan-xapi"),  # the Feb eBook inScheme
+    ],
+)
+def test_aliases_take_the_generation_of_their_namespace(profile: str, generation: str) -> None:
+    assert match_statement(build(profile)).generation == generation

@@ -385,8 +385,10 @@ def claimed_profiles(
         if domain is not None and all(d != domain for d, _ in claimed):
             assert isinstance(iri, str)
             generation = generations.get(iri)
-            if generation is None:  # an alias: its generation by its namespace
-                generation = "japan-xapi" if "/japan-xapi/" in iri else "xapi-japan-profiles"
+            if generation is None:  # an alias: May 2026 by its namespace, else Feb 2026
+                generation = (
+                    "xapi-japan-profiles" if "/xapi-japan-profiles/" in iri else "japan-xapi"
+                )
             claimed.append((domain, generation))
     return claimed
 
