@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from tsunagu.lrs.profiles.vocabulary import (
@@ -72,11 +72,13 @@ class Match:
     template: str | None = None
     violations: tuple[Violation, ...] = ()
 
-    @property
+    # Computed once (the store path asks for both); cached_property writes the instance
+    # __dict__ directly, which a frozen dataclass allows.
+    @cached_property
     def errors(self) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.severity == "error")
 
-    @property
+    @cached_property
     def advice(self) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.severity == "advice")
 
@@ -435,7 +437,16 @@ def match_statement(statement: dict[str, Any], vocabulary: Vocabulary | None = N
     common_rules, _ = _compiled_rules(vocabulary, generation)
     common: list[Violation] = []
     for compiled in common_rules:
-        common.extend(_run(statement, compiled, vocabulary))
+        found = _run(statement, compiled, vocabulary)
+        if found:
+            common.extend(found)
+    if len(candidates) == 1:  # the usual case: nothing to rank
+        template, template_generation = candidates[0]
+        for compiled in _compiled_rules(vocabulary, template_generation)[1][template.id]:
+            found = _run(statement, compiled, vocabulary)
+            if found:
+                common.extend(found)
+        return Match(template.domain, template_generation, template.id, tuple(common))
     best: tuple[tuple[int, int, int], Match] | None = None
     for order, (template, template_generation) in enumerate(candidates):
         violations = list(common)
