@@ -343,6 +343,59 @@ def _compiled_rules(
     return common, templates
 
 
+_MISSING = object()
+
+
+@cache
+def _checker(
+    vocabulary: Vocabulary, generation: Generation, template_id: str
+) -> Callable[[dict[str, Any]], list[Violation]]:
+    """One Python function checking the common rules and a template's rules, generated from
+    the compiled rules (every statement claiming a profile runs it, so interpretation overhead
+    per rule matters: this is several times faster than :func:`_run` in a loop). Locations of
+    plain keys (and a final concept) are inlined; any other location goes through :func:`_run`.
+    """
+    common, templates = _compiled_rules(vocabulary, generation)
+    rules = (*common, *templates[template_id])
+    lines = ["def check(s):", "    out = []"]
+    namespace: dict[str, Any] = {"_M": _MISSING, "_run": _run, "_judge": _judge, "_v": vocabulary}
+    for i, (rule, keys, tail, missing, simple) in enumerate(rules):
+        namespace[f"c{i}"] = rules[i]
+        namespace[f"m{i}"] = missing
+        namespace[f"r{i}"] = rule
+        if keys is None:
+            lines.append(f"    out.extend(_run(s, c{i}, _v))")
+            continue
+        if not missing and simple:
+            continue  # absent is fine and present needs no check: nothing to do
+        lines.append("    v = s")
+        for key in keys:
+            lines.append(f"    v = v.get({key!r}, _M) if isinstance(v, dict) else _M")
+        where = f"{keys!r}"
+        if tail is not None:
+            namespace[f"t{i}"] = tail
+            lines += [
+                "    w = _M",
+                "    if isinstance(v, dict):",
+                f"        for iri in t{i}:",
+                "            if iri in v:",
+                f"                w = ({', '.join(repr(k) for k in keys)}, iri)",
+                "                v = v[iri]",
+                "                break",
+                "    if w is _M:",
+                "        v = _M",
+            ]
+            where = "w"
+        lines.append("    if v is _M:")
+        lines.append(f"        out.extend(m{i})" if missing else "        pass")
+        if not simple:
+            lines += ["    else:", f"        out.extend(_judge(r{i}, [({where}, v)], _v))"]
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<profile checker {template_id}>", "exec"), namespace)  # noqa: S102
+    checker: Callable[[dict[str, Any]], list[Violation]] = namespace["check"]
+    return checker
+
+
 # --- matching --------------------------------------------------------------------------------
 
 
@@ -434,24 +487,13 @@ def match_statement(statement: dict[str, Any], vocabulary: Vocabulary | None = N
                 ),
             ),
         )
-    common_rules, _ = _compiled_rules(vocabulary, generation)
-    common: list[Violation] = []
-    for compiled in common_rules:
-        found = _run(statement, compiled, vocabulary)
-        if found:
-            common.extend(found)
     if len(candidates) == 1:  # the usual case: nothing to rank
         template, template_generation = candidates[0]
-        for compiled in _compiled_rules(vocabulary, template_generation)[1][template.id]:
-            found = _run(statement, compiled, vocabulary)
-            if found:
-                common.extend(found)
-        return Match(template.domain, template_generation, template.id, tuple(common))
+        violations = _checker(vocabulary, template_generation, template.id)(statement)
+        return Match(template.domain, template_generation, template.id, tuple(violations))
     best: tuple[tuple[int, int, int], Match] | None = None
     for order, (template, template_generation) in enumerate(candidates):
-        violations = list(common)
-        for compiled in _compiled_rules(vocabulary, template_generation)[1][template.id]:
-            violations.extend(_run(statement, compiled, vocabulary))
+        violations = _checker(vocabulary, template_generation, template.id)(statement)
         errors = sum(1 for v in violations if v.severity == "error")
         rank = (errors, 0 if template.object_type is not None else 1, order)
         if best is None or rank < best[0]:
