@@ -143,7 +143,7 @@ def test_record_stores_without_http_and_tags_the_template(
     with container.database.session() as session:
         templates = set(
             session.scalars(
-                select(Statement.profile_template).where(Statement.profile_domain.is_not(None))
+                select(Statement.profile_template).where(Statement.profile_template.is_not(None))
             )
         )
     assert templates == {k for k in ids if k != "none"}

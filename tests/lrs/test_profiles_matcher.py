@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tsunagu.lrs.profiles import load_vocabulary, match_statement
-from tsunagu.lrs.profiles.matcher import NO_TEMPLATE_RULE, NOT_CLAIMED, Match
+from tsunagu.lrs.profiles.matcher import NOT_CLAIMED, Match
 from tsunagu.lrs.profiles.vocabulary import GENERATIONS, Generation
 
 LEARNER = "3f1d8a5e-2c4b-4e7a-9b1c-0d2e3f4a5b6c"
@@ -117,7 +117,7 @@ def test_claimed_profile_without_a_matching_template() -> None:
     match = match_statement(build(FEB_LMS, verb="http://adlnet.gov/expapi/verbs/answered"))
     assert match.domain == "lms"
     assert match.template is None
-    assert rules_of(match) == {NO_TEMPLATE_RULE: "$.verb.id"}
+    assert rules_of(match) == {"lms.no-template": "$.verb.id"}
     assert "LMS" in match.errors[0].message_en
     assert "テンプレート" in match.errors[0].message_ja
 

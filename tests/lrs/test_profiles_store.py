@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from typer.testing import CliRunner
 
 from tests.lrs.conftest import TENANT_A, TENANT_B, Cred, MakeCred, statement
@@ -41,16 +41,16 @@ def unclaimed() -> dict[str, Any]:
 GOOD_SCORE = {"scaled": 0.5, "raw": 5, "max": 10}
 
 
-def rows(container: Container) -> list[tuple[str | None, str | None, str | None]]:
-    """(template, errors, domain) of every stored statement that claims a Japan profile."""
+def rows(container: Container) -> list[tuple[str | None, str | None]]:
+    """(template, rules) of every stored statement that claims a Japan profile."""
     s = Statement
     with container.database.session() as session:
         found = session.execute(
-            select(s.profile_template, s.profile_errors, s.profile_domain)
-            .where(s.profile_domain.is_not(None))
+            select(s.profile_template, s.profile_rules)
+            .where(or_(s.profile_template.is_not(None), s.profile_rules.is_not(None)))
             .order_by(s.seq)
         ).all()
-    return [(r[0], r[1], r[2]) for r in found]
+    return [(r[0], r[1]) for r in found]
 
 
 def stored_count(container: Container) -> int:
@@ -69,13 +69,15 @@ def test_matches_are_recorded_per_statement(
     batch = [statement(), answered(GOOD_SCORE), answered({"scaled": 0.5}), unclaimed()]
     r = http.post("/xapi/statements", json=batch, headers=cred.headers())
     assert r.status_code == 200, r.text
+    advice = (
+        "assessment.answered.duration assessment.answered.grouping assessment.answered.response"
+    )
     assert rows(container) == [
-        ("lms.launched", "", "lms"),
-        ("assessment.answered", "", "assessment"),
+        ("lms.launched", None),
+        ("assessment.answered", advice),
         (
             "assessment.answered",
-            "assessment.answered.score-max assessment.answered.score-raw",
-            "assessment",
+            f"{advice} assessment.answered.score-max assessment.answered.score-raw",
         ),
     ]  # the unclaimed statement has NULLs: it matches no template
     # A repeated statement (idempotent) is not recorded twice.
@@ -123,8 +125,11 @@ def test_strict_mode_rejects_the_whole_batch_naming_rule_and_path(
     )
     assert r.status_code == 200, r.text
     assert stored_count(container) == 3
+    advice = (
+        "assessment.answered.duration assessment.answered.grouping assessment.answered.response"
+    )
     # Advice (recommended items missing) is never refused.
-    assert all(errors == "" for _, errors, _ in rows(container))
+    assert rows(container) == [("lms.launched", None), ("assessment.answered", advice)]
 
 
 def test_strict_mode_is_per_tenant_and_off_by_default(
@@ -200,7 +205,7 @@ def test_profile_report_cli(
     by_rule = {x["rule"]: (x["severity"], x["statements"]) for x in report["rules"]}
     assert by_rule["assessment.answered.score-raw"] == ("error", 1)
     assert by_rule["assessment.answered.score-max"] == ("error", 1)
-    assert by_rule["profile.no-template"] == ("error", 1)
+    assert by_rule["lms.no-template"] == ("error", 1)
     assert by_rule["assessment.answered.response"] == ("advice", 2)
 
     r = run("lrs", "profile-report", "--tenant", TENANT_A)

@@ -84,15 +84,15 @@ class Statement(Base):
     #: The statement as received, plus id/stored/authority/version/timestamp the LRS sets.
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     # The Japan xAPI profile match (xapi-notes.md §1.8: advisory tags), written in the same
-    # INSERT as the statement so tagging costs no extra round trip. All NULL when the statement
-    # claims no Japan profile (no category activity with a profile IRI).
-    #: The claimed profile's domain (lms, assessment, ebook, group-lst).
-    profile_domain: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # INSERT as the statement so tagging costs no extra round trip; two columns only (every
+    # non-NULL value costs the batched INSERT measurably). Both NULL when the statement claims
+    # no Japan profile (no category activity with a profile IRI).
     #: The matched template's stable id (``lms.launched``); NULL when none matched.
     profile_template: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: Space-separated ids of the rules broken (errors) and of recommended items missing.
-    profile_errors: Mapped[str | None] = mapped_column(Text, nullable=True)
-    profile_advice: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Space-separated ids of the rules broken and recommended items missing (the severity of
+    #: each is in the profile data); ``<domain>.no-template`` for a claim no template matched.
+    #: NULL when there is nothing to say.
+    profile_rules: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StatementAgent(Base):

@@ -38,7 +38,12 @@ from tsunagu.lrs.profiles.vocabulary import (
 )
 from tsunagu.lrs.validation import is_uuid, parse_timestamp
 
-NO_TEMPLATE_RULE = "profile.no-template"
+#: The rule ``<domain>.no-template``: a statement claims a profile but fits none of its templates.
+NO_TEMPLATE = "no-template"
+
+
+def no_template_rule(domain: str) -> str:
+    return f"{domain}.{NO_TEMPLATE}"
 
 
 @dataclass(frozen=True)
@@ -477,7 +482,7 @@ def match_statement(statement: dict[str, Any], vocabulary: Vocabulary | None = N
             None,
             (
                 Violation(
-                    NO_TEMPLATE_RULE,
+                    no_template_rule(domain),
                     "$.verb.id",
                     "error",
                     f"{profile.label.ja}プロファイルを宣言していますが、どのテンプレートにも"

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tsunagu.lrs.models import Statement, TenantLrsSettings
-from tsunagu.lrs.profiles.matcher import NO_TEMPLATE_RULE, Match, Violation, match_statement
-from tsunagu.lrs.profiles.vocabulary import load_vocabulary
+from tsunagu.lrs.profiles.matcher import NO_TEMPLATE, Match, Violation, match_statement
+from tsunagu.lrs.profiles.vocabulary import Text, load_vocabulary
 from tsunagu.tenancy.service import get_tenant
 
 # --- strict mode -----------------------------------------------------------------------------
@@ -54,26 +54,27 @@ def match_batch(payloads: list[dict[str, Any]]) -> list[Match]:
 
 
 def match_columns(match: Match) -> dict[str, Any]:
-    """The profile columns of a statement's row (all None when it claims no Japan profile)."""
-    if match.domain is None:
-        return _UNCLAIMED
+    """The profile columns of a statement's row (both None when it claims no Japan profile)."""
+    if match.domain is None or (match.template is not None and not match.violations):
+        return {"profile_template": match.template, "profile_rules": None}
     return {
-        "profile_domain": match.domain,
         "profile_template": match.template,
-        "profile_errors": " ".join(sorted({v.rule for v in match.errors})),
-        "profile_advice": " ".join(sorted({v.rule for v in match.advice})),
+        "profile_rules": " ".join(sorted({v.rule for v in match.violations})),
     }
 
 
-_UNCLAIMED: dict[str, Any] = {
-    "profile_domain": None,
-    "profile_template": None,
-    "profile_errors": None,
-    "profile_advice": None,
-}
+def severity_of(rule_id: str) -> str:
+    """``error`` or ``advice`` (from the profile data); a no-template claim is an error."""
+    rule = load_vocabulary().rules.get(rule_id)
+    return rule.severity if rule is not None else "error"
 
 
 # --- the report ------------------------------------------------------------------------------
+
+_NO_TEMPLATE_LABEL = Text(
+    "プロファイルを宣言しているがテンプレートに一致しない",
+    "claims the profile but fits no template",
+)
 
 
 @dataclass
@@ -129,19 +130,15 @@ class ProfileReport:
             "rules": [
                 {
                     "rule": r,
-                    "severity": rules[r].severity if r in rules else "error",
-                    "label_ja": rules[r].label.ja if r in rules else r,
-                    "label_en": rules[r].label.en if r in rules else r,
+                    "severity": severity_of(r),
+                    "label_ja": rules[r].label.ja if r in rules else _NO_TEMPLATE_LABEL.ja,
+                    "label_en": rules[r].label.en if r in rules else _NO_TEMPLATE_LABEL.en,
                     "statements": n,
                 }
                 for r, n in sorted(
                     self.rules.items(),
                     # Errors before advice, then the most frequent first.
-                    key=lambda kv: (
-                        rules[kv[0]].severity == "advice" if kv[0] in rules else False,
-                        -kv[1],
-                        kv[0],
-                    ),
+                    key=lambda kv: (severity_of(kv[0]) == "advice", -kv[1], kv[0]),
                 )
             ],
         }
@@ -156,30 +153,33 @@ def build_report(
     report = ProfileReport(tenant.code, since, is_strict(session, tenant.id))
     s = Statement
     total_query = select(func.count()).select_from(s).where(s.tenant_id == tenant.id)
-    grouped = select(s.profile_template, s.profile_errors, s.profile_advice, func.count()).where(
-        s.tenant_id == tenant.id, s.profile_domain.is_not(None)
+    claimed = or_(s.profile_template.is_not(None), s.profile_rules.is_not(None))
+    grouped = select(s.profile_template, s.profile_rules, func.count()).where(
+        s.tenant_id == tenant.id, claimed
     )
     if since is not None:
         total_query = total_query.where(s.stored > since)
         grouped = grouped.where(s.stored > since)
     report.total = int(session.scalar(total_query) or 0)
-    for template, errors, advice, count in session.execute(
-        grouped.group_by(s.profile_template, s.profile_errors, s.profile_advice)
+    severities: dict[str, str] = {}
+    for template, rules, count in session.execute(
+        grouped.group_by(s.profile_template, s.profile_rules)
     ):
         report.claimed += count
+        broken = (rules or "").split()
         if template is None:
             report.claimed_without_template += count
         else:
             report.templates[template] += count
-            if errors:
+            if any(severities.setdefault(r, severity_of(r)) == "error" for r in broken):
                 report.templates_with_errors[template] += count
-        for rule in (*(errors or "").split(), *(advice or "").split()):
+        for rule in broken:
             report.rules[rule] += count
     return report
 
 
 __all__ = [
-    "NO_TEMPLATE_RULE",
+    "NO_TEMPLATE",
     "Match",
     "ProfileReport",
     "Violation",
@@ -189,4 +189,5 @@ __all__ = [
     "match_batch",
     "match_columns",
     "set_strict",
+    "severity_of",
 ]

@@ -20,10 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("lrs_statements", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("profile_domain", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("profile_template", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("profile_errors", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("profile_advice", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("profile_rules", sa.Text(), nullable=True))
     op.create_table(
         "lrs_tenant_settings",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -41,7 +39,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("lrs_tenant_settings")
     with op.batch_alter_table("lrs_statements", schema=None) as batch_op:
-        batch_op.drop_column("profile_advice")
-        batch_op.drop_column("profile_errors")
+        batch_op.drop_column("profile_rules")
         batch_op.drop_column("profile_template")
-        batch_op.drop_column("profile_domain")
