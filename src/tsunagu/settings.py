@@ -67,6 +67,14 @@ class Settings(BaseSettings):
             "(the ADL 1.0.3 suite wants 1.0.3 here, the 2.0.0 suite 2.0.0)."
         ),
     )
+    lrs_profile_namespace: Literal["japan-xapi", "xapi-japan-profiles"] = Field(
+        default="japan-xapi",
+        description=(
+            "Which IRI generation of the Japan xAPI profiles the portal writes in its own "
+            "statements: 'japan-xapi' (Feb 2026 drafts, https://w3id.org/japan-xapi/...) or "
+            "'xapi-japan-profiles' (May 2026 revision). Both are recognised when matching."
+        ),
+    )
     lrs_max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,
