@@ -6,7 +6,9 @@ never at import time, so tests can build as many as they like against different 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tsunagu.db.engine import Database
 from tsunagu.settings import Settings
@@ -16,10 +18,26 @@ from tsunagu.settings import Settings
 class Container:
     settings: Settings
     database: Database
+    #: Per-process objects a domain builds on first use (session store, rate limiter, JWKS
+    #: cache), by name; see :meth:`runtime`.
+    _runtime: dict[str, Any] = field(default_factory=dict, repr=False)
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
+
+    def runtime(self, name: str, build: Callable[[Container], Any]) -> Any:
+        """The process-wide object ``name``, built once by ``build(container)``."""
+        found = self._runtime.get(name)
+        if found is None:
+            found = self._runtime[name] = build(self)
+            close = getattr(found, "close", None)
+            if callable(close):
+                self._closers.append(close)
+        return found
 
     def close(self) -> None:
         if not self._closed:
+            for close in reversed(self._closers):
+                close()
             self.database.dispose()
             self._closed = True
 
