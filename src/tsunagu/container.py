@@ -35,9 +35,13 @@ class Container:
         return found
 
     def close(self) -> None:
+        # Runtime objects are dropped on every close (an app's lifespan ends, a test's next
+        # app builds them again); the engine only needs disposing once.
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+        self._runtime.clear()
         if not self._closed:
-            for close in reversed(self._closers):
-                close()
             self.database.dispose()
             self._closed = True
 

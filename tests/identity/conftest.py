@@ -58,7 +58,11 @@ def build_world(container: Container, tmp_path: Path) -> World:
     package = tmp_path / "other.zip"
     generate_roster(
         GeneratorConfig(
-            students=40, seed=7, board_code=OTHER_TENANT, elementary_schools=1, junior_high_schools=0
+            students=40,
+            seed=7,
+            board_code=OTHER_TENANT,
+            elementary_schools=1,
+            junior_high_schools=0,
         ),
         package,
     )
