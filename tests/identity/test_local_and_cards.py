@@ -168,7 +168,8 @@ def test_qr_cards_issue_sign_in_revoke_reissue(
     assert pdf.read_bytes().startswith(b"%PDF")
     with container.database.session() as session:
         cards = list(session.scalars(select(QrCard).where(QrCard.revoked_at.is_(None))))
-    assert cards and world.pupil in {c.user_sourced_id for c in cards}
+    assert cards
+    assert world.pupil in {c.user_sourced_id for c in cards}
     assert all(len(c.secret_hash) == 64 for c in cards)
 
     # The PDF's secrets are not in the database: issue in-process to learn one.
@@ -236,7 +237,8 @@ def test_administrators_confirm_with_totp(
     assert replay.status_code == 401
     with container.database.session() as session:
         row = session.get(TotpSecret, (world.tenant_id, world.board_admin))
-        assert row is not None and row.confirmed_at is not None
+        assert row is not None
+        assert row.confirmed_at is not None
         assert pyotp.TOTP(row.secret).verify(pyotp.TOTP(row.secret).now())
 
 
