@@ -7,7 +7,7 @@ import typer
 from tsunagu.audit.cli import app as audit_app
 from tsunagu.db.cli import app as db_app
 from tsunagu.demo.cli import app as demo_app
-from tsunagu.identity.cli import idp_app, qr_app, user_app
+from tsunagu.identity.cli import idp_app, qr_app, session_app, user_app
 from tsunagu.lrs.cli import app as lrs_app
 from tsunagu.oauth.cli import app as oauth_client_app
 from tsunagu.roster.cli import app as roster_app
@@ -28,6 +28,7 @@ app.add_typer(lrs_app, name="lrs")
 app.add_typer(user_app, name="user")
 app.add_typer(idp_app, name="idp")
 app.add_typer(qr_app, name="qr")
+app.add_typer(session_app, name="session")
 app.add_typer(audit_app, name="audit")
 
 

@@ -259,3 +259,25 @@ def test_audit_export_cli(container: Container, client: TestClient, world: World
 @pytest.mark.parametrize("path", ["/signin/qr/x.y"])
 def test_qr_page_sends_no_referrer(client: TestClient, path: str) -> None:
     assert client.get(path).headers["referrer-policy"] == "no-referrer"
+
+
+def test_demo_accounts_sign_in_with_the_printed_password(container: Container) -> None:
+    from tsunagu.demo import service as demo
+
+    result = CliRunner().invoke(cli, ["demo", "setup", "--json"], obj=container)
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    roles = {a["role"]: a["username"] for a in output["accounts"]}
+    assert set(roles) == {"teacher", "student", "school_admin"}
+    assert output["password"] == demo.DEMO_PASSWORD
+    with new_client(container) as client:
+        for role in ("teacher", "student"):
+            client.cookies.clear()
+            answer = _post_password(client, roles[role], demo.DEMO_PASSWORD, demo.DEMO_TENANT_CODE)
+            assert answer.status_code == 303, role  # type: ignore[attr-defined]
+            assert client.get("/me").status_code == 200
+        client.cookies.clear()
+        admin = _post_password(
+            client, roles["school_admin"], demo.DEMO_PASSWORD, demo.DEMO_TENANT_CODE
+        )
+        assert admin.headers["location"] == "/signin/totp"  # type: ignore[attr-defined]

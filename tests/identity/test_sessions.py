@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from tsunagu.identity.sessions import session_store
 from tsunagu.roster.models import User
 from tsunagu.settings import Settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("TSUNAGU_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _set_cookie_headers(response) -> list[str]:  # type: ignore[no-untyped-def]

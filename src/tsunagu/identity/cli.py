@@ -20,6 +20,7 @@ idp_app = typer.Typer(
     help="External OpenID Providers a tenant signs in with.", no_args_is_help=True
 )
 qr_app = typer.Typer(help="QR sign-in cards for young learners.", no_args_is_help=True)
+session_app = typer.Typer(help="Browser sessions.", no_args_is_help=True)
 
 TENANT = typer.Option(..., "--tenant", help="教育委員会コード of the tenant.")
 
@@ -252,3 +253,13 @@ def qr_reissue(
         fail(str(exc))
     out.write_bytes(class_cards_pdf([card], container.settings.base_url))
     console.print(f"new card written to {out}")
+
+
+@session_app.command("purge")
+def session_purge(ctx: typer.Context) -> None:
+    """Delete ended sessions from the database (run daily; Redis expires its own)."""
+    from tsunagu.identity.sessions import DatabaseSessionStore
+
+    container = container_from(ctx)
+    removed = DatabaseSessionStore(container).purge_expired()
+    console.print(f"{removed} ended session(s) deleted")
