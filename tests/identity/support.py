@@ -43,7 +43,7 @@ def totp_code_for(container: Container, tenant_id: int, user_sourced_id: str) ->
     with container.database.session() as session:
         row = session.get(TotpSecret, (tenant_id, user_sourced_id))
         assert row is not None, "no TOTP enrollment"
-        totp = pyotp.TOTP(row.secret)
+        totp = pyotp.TOTP(service.totp_secret(container, row))
         step = max(int(time.time()) // totp.interval, row.last_step + 1)
         return totp.generate_otp(step)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.identity.support import TEST_PASSWORD, csrf_token, sign_in, totp_code
 from tsunagu.audit import service as audit_service
 from tsunagu.cli import app as cli
 from tsunagu.container import Container, build_container
+from tsunagu.identity import service
 from tsunagu.identity.models import LocalPassword, QrCard, TotpSecret
 from tsunagu.settings import Settings
 
@@ -78,13 +78,15 @@ def test_no_user_enumeration(container: Container, client: TestClient, world: Wo
         elapsed = time.perf_counter() - started
         return response.status_code, response.text.replace(username, "USER"), elapsed  # type: ignore[attr-defined]
 
-    wrong = [attempt(known) for _ in range(3)]
-    missing = [attempt(unknown) for _ in range(3)]
+    wrong = [attempt(known) for _ in range(5)]
+    missing = [attempt(unknown) for _ in range(5)]
     assert {w[0] for w in wrong} == {m[0] for m in missing} == {401}
     assert wrong[0][1] == missing[0][1]
-    # Both paths pay for one argon2id verification: timings of the same order.
-    ratio = statistics.median(w[2] for w in wrong) / statistics.median(m[2] for m in missing)
-    assert 0.33 < ratio < 3, ratio
+    # Both paths pay for one argon2id verification: timings of the same order. The fastest of
+    # five is compared (the machine is shared; slow outliers are other people's work). Without
+    # the dummy hash the unknown user answers about ten times faster.
+    ratio = min(w[2] for w in wrong) / min(m[2] for m in missing)
+    assert 0.25 < ratio < 4, ratio
 
 
 def test_tenant_is_chosen_by_selector_or_unique_username(
@@ -173,8 +175,6 @@ def test_qr_cards_issue_sign_in_revoke_reissue(
     assert all(len(c.secret_hash) == 64 for c in cards)
 
     # The PDF's secrets are not in the database: issue in-process to learn one.
-    from tsunagu.identity import service
-
     with container.database.transaction() as session:
         _, token = service.reissue_card(session, container, world.tenant, world.pupil)
     page = client.get(f"/signin/qr/{token}")
@@ -239,7 +239,9 @@ def test_administrators_confirm_with_totp(
         row = session.get(TotpSecret, (world.tenant_id, world.board_admin))
         assert row is not None
         assert row.confirmed_at is not None
-        assert pyotp.TOTP(row.secret).verify(pyotp.TOTP(row.secret).now())
+        secret = service.totp_secret(container, row)
+        assert secret not in row.secret  # encrypted at rest
+        assert pyotp.TOTP(secret).verify(pyotp.TOTP(secret).now())
 
 
 def test_audit_export_cli(container: Container, client: TestClient, world: World) -> None:

@@ -15,6 +15,7 @@ from tests.identity.oidc_provider import LoopbackProvider, loopback_provider, si
 from tsunagu.audit import service as audit_service
 from tsunagu.container import Container
 from tsunagu.identity import oidc
+from tsunagu.identity.models import IdentityProvider
 from tsunagu.roster.models import User
 
 HD = "tsunagu.example.jp"
@@ -55,6 +56,10 @@ def _add(container: Container, provider: LoopbackProvider, kind: str, **extra: o
             **extra,  # type: ignore[arg-type]
         )
     assert info.issuer == provider.url
+    with container.database.session() as session:
+        row = session.get(IdentityProvider, info.id)
+        assert row is not None
+        assert "loopback-secret" not in row.client_secret  # sealed at rest
     return info.id
 
 

@@ -59,7 +59,8 @@ class IdentityProvider(Base):
     #: The exact ``iss`` every id_token must carry.
     issuer: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str] = mapped_column(Text)
-    #: Client secret (confidential client at the IdP). Stored because it must be presented.
+    #: Client secret (confidential client at the IdP), sealed (:mod:`tsunagu.identity.sealing`):
+    #: it must be presented, so it cannot be a one-way hash.
     client_secret: Mapped[str] = mapped_column(Text)
     #: Google: allowed ``hd`` values (space-separated). Entra: allowed ``tid`` values.
     allowed_domains: Mapped[str] = mapped_column(Text, default="")
@@ -83,7 +84,11 @@ class QrCard(Base):
 
 
 class TotpSecret(Base):
-    """An administrator's TOTP (RFC 6238) secret; confirmed once a first code was right."""
+    """An administrator's TOTP (RFC 6238) secret; confirmed once a first code was right.
+
+    The secret is stored encrypted (Fernet under a key derived from the deployment key), so a
+    copy of the database does not hand out administrators' second factors.
+    """
 
     __tablename__ = "identity_totp"
 
@@ -91,7 +96,7 @@ class TotpSecret(Base):
         Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     user_sourced_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(Text)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     #: The last accepted time step: a code is good once (RFC 6238 §5.2).
     last_step: Mapped[int] = mapped_column(Integer, default=0)

@@ -35,6 +35,7 @@ from tsunagu.container import Container
 from tsunagu.identity.models import IdentityProvider
 from tsunagu.identity.principal import load_principal
 from tsunagu.identity.protection import signin_guard
+from tsunagu.identity.sealing import seal, unseal
 from tsunagu.identity.service import SignInError, SignInResult, needs_totp
 from tsunagu.roster.models import ACTIVE, User
 from tsunagu.tenancy.service import get_tenant
@@ -204,7 +205,7 @@ def add_provider(
         discovery_url=discovery_url,
         issuer=issuer,
         client_id=client_id.strip(),
-        client_secret=client_secret.strip(),
+        client_secret=seal(container, "idp", client_secret.strip()),
         allowed_domains=allowed_domains,
         allowed_tenant_ids=allowed_tids,
         scopes="openid email profile",
@@ -426,7 +427,7 @@ def finish(
                     "redirect_uri": redirect_uri(container),
                     "code_verifier": transaction["verifier"],
                 },
-                auth=(provider.client_id, provider.client_secret),
+                auth=(provider.client_id, unseal(container, "idp", provider.client_secret)),
                 headers={"Accept": "application/json"},
             )
         except httpx.HTTPError as exc:

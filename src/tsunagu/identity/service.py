@@ -22,6 +22,7 @@ from tsunagu.identity import passwords
 from tsunagu.identity.models import LocalPassword, QrCard, TotpSecret
 from tsunagu.identity.principal import PortalRole, Principal, load_principal
 from tsunagu.identity.protection import signin_guard
+from tsunagu.identity.sealing import seal, unseal
 from tsunagu.machine_credentials import keyed_hash, utcnow
 from tsunagu.roster.models import ACTIVE, Enrollment, User
 from tsunagu.tenancy.models import Tenant
@@ -359,6 +360,11 @@ def sign_in_with_card(container: Container, token: str, ip: str) -> SignInResult
 # --- TOTP for administrators -----------------------------------------------------------------
 
 
+def totp_secret(container: Container, row: TotpSecret) -> str:
+    """The base32 secret of an enrollment (decrypted)."""
+    return unseal(container, "totp", row.secret)
+
+
 @dataclass(frozen=True)
 class TotpState:
     enrolled: bool
@@ -376,15 +382,16 @@ def totp_state(container: Container, principal: Principal) -> TotpState:
             row = TotpSecret(
                 tenant_id=principal.tenant_id,
                 user_sourced_id=principal.user_sourced_id,
-                secret=pyotp.random_base32(),
+                secret=seal(container, "totp", pyotp.random_base32()),
                 last_step=0,
             )
             session.add(row)
-        uri = pyotp.TOTP(row.secret).provisioning_uri(
+        secret = totp_secret(container, row)
+        uri = pyotp.TOTP(secret).provisioning_uri(
             name=principal.display_name or principal.user_sourced_id,
             issuer_name=f"Tsunagu {principal.tenant_code}",
         )
-        return TotpState(False, row.secret, uri)
+        return TotpState(False, secret, uri)
 
 
 def verify_totp(
@@ -404,7 +411,7 @@ def verify_totp(
         row = session.get(TotpSecret, (principal.tenant_id, principal.user_sourced_id))
         if row is None:
             return False
-        totp = pyotp.TOTP(row.secret)
+        totp = pyotp.TOTP(totp_secret(container, row))
         accepted_step = None
         for drift in (0, -1, 1):
             step = int(moment.timestamp()) // totp.interval + drift

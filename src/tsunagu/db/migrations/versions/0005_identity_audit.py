@@ -123,7 +123,7 @@ def upgrade() -> None:
         "identity_totp",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("user_sourced_id", sa.String(length=64), nullable=False),
-        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_step", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
