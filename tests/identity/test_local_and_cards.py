@@ -72,11 +72,17 @@ def test_no_user_enumeration(container: Container, client: TestClient, world: Wo
     known = username_of(container, world.tenant_id, world.teacher)
     unknown = "nobody-at-all@tsunagu.example.jp"
 
+    token = csrf_token(client)
+
     def attempt(username: str) -> tuple[int, str, float]:
         started = time.perf_counter()
-        response = _post_password(client, username, "wrong password here")
+        response = client.post(
+            "/signin",
+            data={"csrftoken": token, "username": username, "password": "wrong password here"},
+            follow_redirects=False,
+        )
         elapsed = time.perf_counter() - started
-        return response.status_code, response.text.replace(username, "USER"), elapsed  # type: ignore[attr-defined]
+        return response.status_code, response.text.replace(username, "USER"), elapsed
 
     wrong = [attempt(known) for _ in range(5)]
     missing = [attempt(unknown) for _ in range(5)]
@@ -84,9 +90,10 @@ def test_no_user_enumeration(container: Container, client: TestClient, world: Wo
     assert wrong[0][1] == missing[0][1]
     # Both paths pay for one argon2id verification: timings of the same order. The fastest of
     # five is compared (the machine is shared; slow outliers are other people's work). Without
-    # the dummy hash the unknown user answers about ten times faster.
+    # the dummy hash the unknown user answers about three times faster (measured).
     ratio = min(w[2] for w in wrong) / min(m[2] for m in missing)
-    assert 0.25 < ratio < 4, ratio
+    print(f"wrong password / unknown user answer time: {ratio:.2f}")
+    assert 0.5 < ratio < 2, ratio
 
 
 def test_tenant_is_chosen_by_selector_or_unique_username(

@@ -259,8 +259,13 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def start(container: Container, provider_id: int) -> tuple[str, dict[str, Any]]:
-    """The authorization URL to send the browser to, and the transaction to keep by ``state``."""
+def start(container: Container, provider_id: int, ip: str = "") -> tuple[str, dict[str, Any]]:
+    """The authorization URL to send the browser to, and the transaction to keep by ``state``.
+
+    Counted against the address's sign-in budget: every start stores a pending transaction.
+    """
+    if not signin_guard(container).address_allows("oidc-start", ip):
+        raise SignInError("rate_limited")
     with container.database.session() as session:
         row = session.get(IdentityProvider, provider_id)
         if row is None:
@@ -418,6 +423,7 @@ def finish(
     claims: dict[str, Any] = {}
     try:
         metadata = runtime.metadata(provider.discovery_url)
+        exchange_started = time.perf_counter()
         try:
             response = runtime.http.post(
                 metadata["token_endpoint"],
@@ -432,6 +438,7 @@ def finish(
             )
         except httpx.HTTPError as exc:
             raise SignInError("provider_unreachable") from exc
+        provider_seconds = time.perf_counter() - exchange_started
         if response.status_code != 200:
             raise SignInError("code_rejected")
         id_token = response.json().get("id_token")
@@ -457,4 +464,6 @@ def finish(
             )
         exc.claims = claims  # type: ignore[attr-defined]
         raise
-    return SignInResult(principal, f"oidc:{provider.kind}", needs_totp(container, principal))
+    return SignInResult(
+        principal, f"oidc:{provider.kind}", needs_totp(container, principal), provider_seconds
+    )

@@ -175,7 +175,10 @@ def signin_oidc_callback(
         result = oidc.finish(container, transaction, code, _ip(request))
     except SignInError as exc:
         return _oidc_failure(request, exc)
-    return _complete(request, container, result, _safe_next(transaction.get("next")))
+    response = _complete(request, container, result, _safe_next(transaction.get("next")))
+    # W3C Server Timing: how much of the answer was the provider's token endpoint.
+    response.headers["Server-Timing"] = f"idp;dur={result.provider_seconds * 1000:.1f}"
+    return response
 
 
 def _oidc_failure(request: Request, exc: SignInError) -> HTMLResponse:
@@ -216,8 +219,10 @@ def signin_oidc_start(
     next: Annotated[str | None, Query()] = None,
 ) -> Response:
     try:
-        url, transaction = oidc.start(container, provider_id)
-    except SignInError:
+        url, transaction = oidc.start(container, provider_id, _ip(request))
+    except SignInError as exc:
+        if exc.reason == "rate_limited":
+            return _message(request, "しばらくお待ちください", TOO_MANY, 429)
         return _message(request, "サインインできませんでした", "この方法は使えません。", 404)
     except Exception:  # the provider's discovery document could not be read
         return _message(

@@ -49,6 +49,8 @@ class SignInResult:
     method: str
     #: Administrators confirm with a TOTP code before the session is established.
     needs_totp: bool
+    #: Seconds spent waiting for an external identity provider (0 for local methods).
+    provider_seconds: float = 0.0
 
 
 def needs_totp(container: Container, principal: Principal) -> bool:
