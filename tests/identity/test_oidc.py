@@ -256,3 +256,21 @@ def test_idp_cli_add_list_remove(
     assert removed.exit_code == 0, removed.output
     listed = runner.invoke(app, ["idp", "list", "--tenant", world.tenant, "--json"], obj=container)
     assert json.loads(listed.stdout) == []
+
+
+def test_an_identity_matching_two_roster_users_is_refused(
+    container: Container, client: TestClient, world: World, provider: LoopbackProvider
+) -> None:
+    provider_id = _add(container, provider, "google", domains=[HD])
+    teacher = _person(container, world, world.teacher)
+    pupil = _person(container, world, world.pupil)
+    # The teacher's Google id, but the pupil's address: which person is it? Neither.
+    sub = _google_id(teacher)
+    provider.set_user(sub, {"email": pupil.username, "email_verified": True, "hd": HD})
+    answer, _ = sign_in_via(client, provider, provider_id, sub)
+    assert answer.status_code == 403
+    assert "複数の人" in answer.text
+    # An unverified address is not used to map at all (the Google id alone decides).
+    provider.set_user(sub, {"email": pupil.username, "email_verified": False, "hd": HD})
+    answer, _ = sign_in_via(client, provider, provider_id, sub)
+    assert answer.status_code == 303

@@ -210,3 +210,31 @@ def test_redis_sessions_are_shared_by_processes(redis_settings: Settings, tmp_pa
     finally:
         first.close()
         second.close()
+
+
+def test_redis_lockout_is_shared_by_processes(redis_settings: Settings, tmp_path: Path) -> None:
+    strict = redis_settings.model_copy(update={"signin_failure_limit": "2/15 minutes"})
+    first = build_container(strict)
+    second = build_container(strict)
+    try:
+        world = build_world(first, tmp_path)
+        with new_client(first) as one, new_client(second) as two:
+            sign_in(one, first, world.tenant, world.teacher)
+            one.cookies.clear()
+            username = _username(first, world)
+            for _ in range(2):
+                token = csrf_token(one)
+                failed = one.post(
+                    "/signin",
+                    data={"csrftoken": token, "username": username, "password": "wrong-password!"},
+                )
+                assert failed.status_code == 401
+            token = csrf_token(two)
+            locked = two.post(
+                "/signin",
+                data={"csrftoken": token, "username": username, "password": TEST_PASSWORD},
+            )
+            assert locked.status_code == 401
+    finally:
+        first.close()
+        second.close()

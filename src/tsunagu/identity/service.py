@@ -159,18 +159,26 @@ def sign_in_with_password(
     """Check a username and password; the same answer and cost for every kind of failure."""
     guard = signin_guard(container)
     username = username.strip()[:256]
-    account = f"{tenant_code or '*'}:{username.lower()}"
     if not guard.address_allows("password", ip):
         _audit_failure(container, None, username, "password", ip, "rate_limited")
         raise SignInError("rate_limited")
-    if guard.account_locked("password", account):
-        # Still pay for one hash so a locked account answers as slowly as any other.
-        passwords.verify(None, password)
-        _audit_failure(container, None, username, "password", ip, "locked")
-        raise SignInError("locked")
     with container.database.session() as session:
         users = _candidates(session, username, tenant_code)
         user = users[0] if len(users) == 1 else None
+        # Failures count against the person when the name finds one (whatever tenant was
+        # chosen in the form), else against the name as typed.
+        account = (
+            f"user:{user.tenant_id}:{user.sourced_id}"
+            if user is not None
+            else f"name:{username.lower()}"
+        )
+        if guard.account_locked("password", account):
+            # Still pay for one hash so a locked account answers as slowly as any other.
+            passwords.verify(None, password)
+            _audit_failure(
+                container, user.tenant_id if user else None, username, "password", ip, "locked"
+            )
+            raise SignInError("locked")
         stored = (
             session.get(LocalPassword, (user.tenant_id, user.sourced_id))
             if user is not None
