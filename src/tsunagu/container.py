@@ -6,6 +6,7 @@ never at import time, so tests can build as many as they like against different 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,16 +23,21 @@ class Container:
     #: cache), by name; see :meth:`runtime`.
     _runtime: dict[str, Any] = field(default_factory=dict, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _runtime_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def runtime(self, name: str, build: Callable[[Container], Any]) -> Any:
         """The process-wide object ``name``, built once by ``build(container)``."""
         found = self._runtime.get(name)
         if found is None:
-            found = self._runtime[name] = build(self)
-            close = getattr(found, "close", None)
-            if callable(close):
-                self._closers.append(close)
+            with self._runtime_lock:  # request threads may ask at the same moment
+                found = self._runtime.get(name)
+                if found is None:
+                    found = build(self)
+                    close = getattr(found, "close", None)
+                    if callable(close):
+                        self._closers.append(close)
+                    self._runtime[name] = found
         return found
 
     def close(self) -> None:

@@ -65,6 +65,11 @@ def test_teacher_sees_only_their_classes(
     assert cards.status_code == 200
     assert cards.headers["content-type"] == "application/pdf"
     assert cards.content.startswith(b"%PDF")
+    roster = client.get(f"/classes/{world.teacher_class}/roster").text
+    pupils = roster.count("<td>student</td>")
+    assert pupils > 0
+    # Ten cards to an A4 page.
+    assert cards.content.count(b"/Type /Page\n") == -(-pupils // 10)
 
 
 def test_school_admin_sees_only_their_school(
