@@ -249,6 +249,21 @@ def test_administrators_confirm_with_totp(
         secret = service.totp_secret(container, row)
         assert secret not in row.secret  # encrypted at rest
         assert pyotp.TOTP(secret).verify(pyotp.TOTP(secret).now())
+    # A lost phone: the operator resets it, and the next sign-in enrolls a new secret.
+    reset = CliRunner().invoke(
+        cli, ["user", "reset-totp", world.board_admin, "--tenant", world.tenant], obj=container
+    )
+    assert reset.exit_code == 0, reset.output
+    client.cookies.clear()
+    _post_password(client, username, TEST_PASSWORD, world.tenant)
+    enroll = client.get("/signin/totp")
+    assert "認証アプリ" in enroll.text
+    assert "<svg" in enroll.text
+    with container.database.session() as session:
+        fresh = session.get(TotpSecret, (world.tenant_id, world.board_admin))
+        assert fresh is not None
+        assert fresh.confirmed_at is None
+        assert service.totp_secret(container, fresh) != secret
 
 
 def test_audit_export_cli(container: Container, client: TestClient, world: World) -> None:

@@ -274,3 +274,53 @@ def test_an_identity_matching_two_roster_users_is_refused(
     provider.set_user(sub, {"email": pupil.username, "email_verified": False, "hd": HD})
     answer, _ = sign_in_via(client, provider, provider_id, sub)
     assert answer.status_code == 303
+
+
+def test_entra_issuer_template_and_claim_rules() -> None:
+    """Claim checks on their own, for what a loopback provider cannot show (path issuers)."""
+    from tsunagu.identity.service import SignInError
+
+    entra = IdentityProvider(
+        kind="microsoft",
+        issuer="https://login.microsoftonline.com/{tenantid}/v2.0",
+        client_id="app",
+        allowed_domains="",
+        allowed_tenant_ids=ENTRA_TID,
+    )
+    now = time.time()
+    good = {
+        "iss": f"https://login.microsoftonline.com/{ENTRA_TID}/v2.0",
+        "aud": "app",
+        "exp": now + 300,
+        "iat": now,
+        "nonce": "n-1",
+        "sub": "s",
+        "tid": ENTRA_TID,
+    }
+    oidc._validate_claims(good, entra, "n-1", now)
+    cases = {
+        "wrong_issuer": {"iss": "https://login.microsoftonline.com/other/v2.0"},
+        "wrong_audience": {"aud": ["app", "other"]},  # several audiences need azp == app
+        "expired": {"exp": now - 3600},
+        "bad_iat": {"iat": now + 3600},
+        "wrong_nonce": {"nonce": "n-2"},
+    }
+    for reason, change in cases.items():
+        with pytest.raises(SignInError) as refused:
+            oidc._validate_claims({**good, **change}, entra, "n-1", now)
+        assert refused.value.reason == reason
+    oidc._validate_claims({**good, "aud": ["app", "other"], "azp": "app"}, entra, "n-1", now)
+    other_tid = "11111111-2222-4333-8444-555555555555"
+    with pytest.raises(SignInError) as refused:
+        # Another directory's token, issuer consistent with its own tid: refused by tid.
+        oidc._validate_claims(
+            {
+                **good,
+                "tid": other_tid,
+                "iss": f"https://login.microsoftonline.com/{other_tid}/v2.0",
+            },
+            entra,
+            "n-1",
+            now,
+        )
+    assert refused.value.reason == "wrong_tenant"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tsunagu.audit import service as audit_service
@@ -458,16 +458,3 @@ def reset_totp(session: Session, tenant_code: str, reference: str) -> bool:
         return False
     session.delete(row)
     return True
-
-
-def users_with_username_or_id(session: Session, tenant_id: int, values: list[str]) -> list[User]:
-    """Active users of a tenant whose username or sourcedId is one of ``values``."""
-    return list(
-        session.scalars(
-            select(User).where(
-                User.tenant_id == tenant_id,
-                User.status == ACTIVE,
-                or_(User.username.in_(values), User.sourced_id.in_(values)),
-            )
-        )
-    )
