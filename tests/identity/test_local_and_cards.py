@@ -305,3 +305,17 @@ def test_demo_accounts_sign_in_with_the_printed_password(container: Container) -
             client, roles["school_admin"], demo.DEMO_PASSWORD, demo.DEMO_TENANT_CODE
         )
         assert admin.headers["location"] == "/signin/totp"  # type: ignore[attr-defined]
+
+
+def test_oversized_or_malformed_input_is_a_plain_refusal(client: TestClient, world: World) -> None:
+    token = csrf_token(client)
+    huge = client.post(
+        "/signin", data={"csrftoken": token, "username": "x" * 10000, "password": "y" * 10000}
+    )
+    assert huge.status_code == 401
+    assert (
+        client.post("/signin/qr", data={"csrftoken": token, "token": "z" * 5000}).status_code == 401
+    )
+    assert client.get("/signin/oidc/not-a-number").status_code == 404
+    assert client.get("/signin/oidc/999999").status_code == 404
+    assert client.get("/signin/oidc/callback?state=" + "s" * 5000).status_code == 400

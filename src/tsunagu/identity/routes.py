@@ -123,15 +123,16 @@ def signin_form(
 def signin_password(
     request: Request,
     container: ContainerDep,
-    username: Annotated[str, Form(max_length=256)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    tenant: Annotated[str, Form(max_length=6)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    tenant: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
-    next_url = _safe_next(next)
+    next_url = _safe_next(next[:2000])
+    username, tenant = username[:256], tenant[:6]
     try:
         result = service.sign_in_with_password(
-            container, username, password, tenant or None, _ip(request)
+            container, username, password[:1024], tenant or None, _ip(request)
         )
     except SignInError as exc:
         limited = exc.reason == "rate_limited"
@@ -151,13 +152,13 @@ def signin_password(
 def signin_oidc_callback(
     request: Request,
     container: ContainerDep,
-    state: Annotated[str, Query(max_length=200)] = "",
-    code: Annotated[str, Query(max_length=4000)] = "",
-    error: Annotated[str, Query(max_length=200)] = "",
+    state: Annotated[str, Query()] = "",
+    code: Annotated[str, Query()] = "",
+    error: Annotated[str, Query()] = "",
 ) -> Response:
     session = current_session(request)
     pending: dict[str, Any] = dict(session.get("oidc") or {})
-    transaction = pending.pop(state, None) if state else None
+    transaction = pending.pop(state, None) if state and len(state) < 200 else None
     # The transaction is used up whatever happens next: a replayed state finds nothing.
     session.set("oidc", pending) if pending else session.pop("oidc")
     if transaction is None:
@@ -215,11 +216,13 @@ def _oidc_failure(request: Request, exc: SignInError) -> HTMLResponse:
 def signin_oidc_start(
     request: Request,
     container: ContainerDep,
-    provider_id: int,
+    provider_id: str,
     next: Annotated[str | None, Query()] = None,
 ) -> Response:
+    if not provider_id.isdigit() or len(provider_id) > 9:
+        return _message(request, "サインインできませんでした", "この方法は使えません。", 404)
     try:
-        url, transaction = oidc.start(container, provider_id, _ip(request))
+        url, transaction = oidc.start(container, int(provider_id), _ip(request))
     except SignInError as exc:
         if exc.reason == "rate_limited":
             return _message(request, "しばらくお待ちください", TOO_MANY, 429)
@@ -251,8 +254,9 @@ def signin_qr_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/signin/qr", response_class=HTMLResponse)
 def signin_qr(
-    request: Request, container: ContainerDep, token: Annotated[str, Form(max_length=200)] = ""
+    request: Request, container: ContainerDep, token: Annotated[str, Form()] = ""
 ) -> Response:
+    token = token[:200]
     try:
         result = service.sign_in_with_card(container, token, _ip(request))
     except SignInError as exc:
@@ -307,14 +311,14 @@ def signin_totp_form(request: Request, container: ContainerDep) -> Response:
 
 @router.post("/signin/totp", response_class=HTMLResponse)
 def signin_totp(
-    request: Request, container: ContainerDep, code: Annotated[str, Form(max_length=20)] = ""
+    request: Request, container: ContainerDep, code: Annotated[str, Form()] = ""
 ) -> Response:
     session = current_session(request)
     found = _pending_principal(container, session)
     if found is None:
         return RedirectResponse("/signin", status_code=303)
     pending, principal = found
-    if not service.verify_totp(container, principal, code, _ip(request)):
+    if not service.verify_totp(container, principal, code[:20], _ip(request)):
         return _totp_page(request, container, principal, "コードが正しくありません。", 401)
     session.establish(principal, f"{pending['method']}+totp")
     service.record_success(container, principal, f"{pending['method']}+totp", _ip(request))
