@@ -21,7 +21,8 @@ from sqlalchemy import select
 from tsunagu.container import Container
 from tsunagu.identity import service
 from tsunagu.identity.models import TotpSecret
-from tsunagu.identity.principal import Principal, load_principal
+from tsunagu.identity.operators import principal_for
+from tsunagu.identity.principal import Principal
 from tsunagu.roster.models import User
 from tsunagu.tenancy.models import Tenant
 
@@ -83,6 +84,6 @@ def sign_in(
         assert response.status_code == 303, response.text
     assert response.headers["location"] == "/me"
     with container.database.session() as session:
-        principal = load_principal(session, tenant_id, user_sourced_id)
+        principal = principal_for(session, tenant_id, user_sourced_id)
     assert principal is not None, f"{user_sourced_id} may not sign in"
     return principal

@@ -117,3 +117,37 @@ def test_nobody_crosses_tenants(container: Container, world: World) -> None:
         # The other tenant's log holds only its own people.
         assert world.board_admin not in csv_text
         assert world.other_board_admin in csv_text
+
+
+def test_operator_role_is_granted_and_revoked_by_the_cli(
+    container: Container, client: TestClient, world: World
+) -> None:
+    from typer.testing import CliRunner
+
+    from tsunagu.cli import app as cli
+    from tsunagu.identity.principal import PortalRole
+    from tsunagu.identity.sessions import session_store
+
+    runner = CliRunner()
+    granted = runner.invoke(
+        cli, ["user", "grant-operator", world.teacher, "--tenant", world.tenant], obj=container
+    )
+    assert granted.exit_code == 0, granted.output
+    principal = sign_in(client, container, world.tenant, world.teacher)  # TOTP on the way
+    assert PortalRole.OPERATOR in principal.roles
+    assert _status(client, "/admin/audit") == 200
+    assert _status(client, f"/classes/{world.foreign_school_class}/roster") == 200
+    assert _status(client, f"/classes/{world.other_tenant_class}/roster") == 404
+    revoked = runner.invoke(
+        cli, ["user", "revoke-operator", world.teacher, "--tenant", world.tenant], obj=container
+    )
+    assert revoked.exit_code == 0, revoked.output
+    # At the next roster refresh the open session loses the role.
+    store = session_store(container)
+    session_id = client.cookies.get("tsunagu_session") or ""
+    data = store.load(session_id)
+    assert data is not None
+    data["principal_at"] = 0
+    store.save(session_id, data, 600)
+    assert _status(client, "/admin/audit") == 403
+    assert _status(client, f"/classes/{world.teacher_class}/roster") == 200

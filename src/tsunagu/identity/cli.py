@@ -79,6 +79,45 @@ def reset_totp(ctx: typer.Context, user: str = typer.Argument(...), tenant: str 
     console.print("TOTP reset" if removed else "no TOTP was enrolled")
 
 
+@user_app.command("grant-operator")
+def grant_operator(
+    ctx: typer.Context, user: str = typer.Argument(...), tenant: str = TENANT
+) -> None:
+    """Make a roster user a deployment operator of their tenant (administers it, with TOTP)."""
+    _operator(ctx, user, tenant, grant=True)
+
+
+@user_app.command("revoke-operator")
+def revoke_operator(
+    ctx: typer.Context, user: str = typer.Argument(...), tenant: str = TENANT
+) -> None:
+    """Take the operator role back (open sessions lose it at their next refresh)."""
+    _operator(ctx, user, tenant, grant=False)
+
+
+def _operator(ctx: typer.Context, user: str, tenant: str, *, grant: bool) -> None:
+    from tsunagu.identity import operators
+
+    container = container_from(ctx)
+    try:
+        with container.database.transaction() as session:
+            tenant_ref = get_tenant(session, tenant)
+            found = service.find_user(session, tenant_ref.id, user)
+            if found is None:
+                raise service.IdentityAdminError(f"No user '{user}' in tenant {tenant_ref.code}.")
+            change = operators.grant if grant else operators.revoke
+            changed = change(session, tenant_ref.id, found.sourced_id)
+            action = "user.grant_operator" if grant else "user.revoke_operator"
+            audit_service.record(session, tenant_ref.id, cli_actor(), action, found.sourced_id)
+    except (service.IdentityAdminError, TenantError) as exc:
+        fail(str(exc))
+    state = "granted" if grant else "revoked"
+    console.print(
+        f"operator role {state} for {found.username}" if changed else "nothing to change",
+        highlight=False,
+    )
+
+
 @idp_app.command("add")
 def idp_add(
     ctx: typer.Context,

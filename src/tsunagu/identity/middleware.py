@@ -14,7 +14,8 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tsunagu.container import Container
-from tsunagu.identity.principal import Principal, load_principal
+from tsunagu.identity.operators import principal_for
+from tsunagu.identity.principal import Principal
 from tsunagu.identity.sessions import (
     TOUCH_INTERVAL,
     new_session_id,
@@ -57,7 +58,7 @@ class BrowserSession:
             return self.data.pop(key)
         return default
 
-    def establish(self, principal: Principal, method: str, *, operator: bool = False) -> None:
+    def establish(self, principal: Principal, method: str) -> None:
         """Sign ``principal`` in under a brand-new session id (no session fixation)."""
         if self.id is not None:
             self.retired.append(self.id)
@@ -68,7 +69,6 @@ class BrowserSession:
             "last_seen": now,
             "tenant_id": principal.tenant_id,
             "user_sourced_id": principal.user_sourced_id,
-            "operator": operator,
             "method": method,
             "principal": principal_to_dict(principal),
             "principal_at": now,
@@ -150,11 +150,9 @@ class SessionMiddleware:
         if "principal" in data:
             if now - float(data.get("principal_at", 0)) > self.refresh:
                 with self.container.database.session() as session:
-                    principal = load_principal(
-                        session,
-                        int(data["tenant_id"]),
-                        str(data["user_sourced_id"]),
-                        operator=bool(data.get("operator")),
+                    # The operator grant is read again too: a revoked operator loses it here.
+                    principal = principal_for(
+                        session, int(data["tenant_id"]), str(data["user_sourced_id"])
                     )
                 if principal is None:
                     # Withdrawn, disabled or without roles since sign-in: the session ends.

@@ -100,3 +100,19 @@ class TotpSecret(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     #: The last accepted time step: a code is good once (RFC 6238 §5.2).
     last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Operator(Base):
+    """A deployment operator: a roster user granted the operator role by the CLI.
+
+    Not from the roster (no OneRoster role means "runs the portal"); it administers its own
+    tenant like a board administrator and, like every administrator, signs in with TOTP.
+    """
+
+    __tablename__ = "identity_operators"
+
+    tenant_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_sourced_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

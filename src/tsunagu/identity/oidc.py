@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from tsunagu.audit import service as audit_service
 from tsunagu.container import Container
 from tsunagu.identity.models import IdentityProvider
-from tsunagu.identity.principal import load_principal
+from tsunagu.identity.operators import principal_for
 from tsunagu.identity.protection import signin_guard
 from tsunagu.identity.sealing import seal, unseal
 from tsunagu.identity.service import SignInError, SignInResult, needs_totp
@@ -448,7 +448,7 @@ def finish(
         _validate_claims(claims, provider, str(transaction["nonce"]), now or time.time())
         with container.database.session() as session:
             user = _match_user(session, tenant_id, provider.kind, claims)
-            principal = load_principal(session, tenant_id, user.sourced_id)
+            principal = principal_for(session, tenant_id, user.sourced_id)
         if principal is None:
             raise SignInError("not_allowed")
     except SignInError as exc:

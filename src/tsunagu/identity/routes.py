@@ -18,6 +18,7 @@ from tsunagu.container import Container
 from tsunagu.http import get_container
 from tsunagu.identity import directory, oidc, policy, service
 from tsunagu.identity.middleware import BrowserSession, current_session
+from tsunagu.identity.operators import principal_for
 from tsunagu.identity.principal import Principal, load_principal
 from tsunagu.identity.service import SignInError, SignInResult
 from tsunagu.identity.web import require_principal
@@ -277,7 +278,7 @@ def _pending_principal(
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_LIFETIME:
         return None
     with container.database.session() as db:
-        principal = load_principal(db, int(pending["tenant_id"]), str(pending["user_sourced_id"]))
+        principal = principal_for(db, int(pending["tenant_id"]), str(pending["user_sourced_id"]))
     return None if principal is None else (pending, principal)
 
 

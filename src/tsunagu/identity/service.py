@@ -20,7 +20,8 @@ from tsunagu.audit import service as audit_service
 from tsunagu.container import Container
 from tsunagu.identity import passwords
 from tsunagu.identity.models import LocalPassword, QrCard, TotpSecret
-from tsunagu.identity.principal import PortalRole, Principal, load_principal
+from tsunagu.identity.operators import principal_for
+from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.identity.protection import signin_guard
 from tsunagu.identity.sealing import seal, unseal
 from tsunagu.machine_credentials import keyed_hash, utcnow
@@ -186,7 +187,7 @@ def sign_in_with_password(
         )
         ok, upgraded = passwords.verify(stored.password_hash if stored else None, password)
         principal = (
-            load_principal(session, user.tenant_id, user.sourced_id)
+            principal_for(session, user.tenant_id, user.sourced_id)
             if ok and user is not None
             else None
         )
@@ -354,7 +355,7 @@ def sign_in_with_card(container: Container, token: str, ip: str) -> SignInResult
             and hmac.compare_digest(card.secret_hash, given)
         )
         principal = (
-            load_principal(session, card.tenant_id, card.user_sourced_id)
+            principal_for(session, card.tenant_id, card.user_sourced_id)
             if valid and card is not None
             else None
         )

@@ -1,4 +1,4 @@
-"""identity and audit: sessions, local passwords, identity providers, QR cards, TOTP, audit events
+"""identity and audit: sessions, passwords, IdPs, QR cards, TOTP, operators, audit events
 
 Revision ID: 0005
 Revises: 0002
@@ -134,9 +134,23 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "user_sourced_id", name=op.f("pk_identity_totp")),
     )
+    op.create_table(
+        "identity_operators",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("user_sourced_id", sa.String(length=64), nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_identity_operators_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "user_sourced_id", name=op.f("pk_identity_operators")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("identity_operators")
 
     op.drop_table("identity_totp")
     with op.batch_alter_table("identity_qr_cards", schema=None) as batch_op:
