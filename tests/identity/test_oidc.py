@@ -128,6 +128,14 @@ def test_entra_like_sign_in_checks_tid_and_maps_by_upn(
     assert answer.status_code == 303, answer.text
     assert client.get("/me").status_code == 200
 
+    # An unverified email claim naming the teacher does not make this person the teacher.
+    teacher = _person(container, world, world.teacher)
+    provider.set_user("oid-2", {"tid": ENTRA_TID, "oid": "oid-2", "email": teacher.username})
+    with new_client(container) as other:
+        answer, _ = sign_in_via(other, provider, provider_id, "oid-2")
+        assert answer.status_code == 403
+        assert "unknown_user" in answer.text
+
     with new_client(container) as other:
         provider.set_user(oid, {**claims, "tid": "ffffffff-0000-4000-8000-000000000000"})
         answer, _ = sign_in_via(other, provider, provider_id, oid)

@@ -366,11 +366,12 @@ def _match_user(session: Session, tenant_id: int, kind: str, claims: dict[str, A
         id_entries.append(f"Google:{claims['sub']}")
     if kind == "microsoft":
         id_entries.append(f"MS:{claims.get('oid') or claims['sub']}")
-    if claims.get("email") and (kind == "microsoft" or claims.get("email_verified") is True):
+    if kind == "microsoft":
+        # Entra's email claim is not verified (users can set it in some directories); the UPN
+        # is assigned by the school's own directory, which the tid check has pinned down.
+        names.extend(str(claims[c]) for c in ("preferred_username", "upn") if claims.get(c))
+    elif claims.get("email") and claims.get("email_verified") is True:
         names.append(str(claims["email"]))
-    for claim in ("preferred_username", "upn"):
-        if kind == "microsoft" and claims.get(claim):
-            names.append(str(claims[claim]))
     found: dict[str, User] = {}
     if names:
         for user in session.scalars(
