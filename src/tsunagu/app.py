@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.templates = build_templates()
 
     from tsunagu.health.routes import router as health_router
+    from tsunagu.identity.routes import router as identity_router
     from tsunagu.lrs.alternate import AlternateRequestSyntax
     from tsunagu.lrs.routes import router as lrs_router
     from tsunagu.oauth.routes import router as oauth_router
@@ -58,4 +59,34 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
     app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)
+    app.include_router(identity_router)
+    _install_browser_protection(app, container)
     return app
+
+
+#: Machine interfaces authenticate every request with a credential, never with cookies.
+_MACHINE_PREFIXES = ("/xapi", "/oauth/", "/ims/")
+#: Sign-in forms are CSRF-checked even from a browser that has no cookie yet (login CSRF).
+_ALWAYS_PROTECT = {"/signin", "/signin/qr", "/signin/totp", "/signout"}
+
+
+def _install_browser_protection(app: FastAPI, container: Container) -> None:
+    """Middleware, outermost first: security headers, sessions, CSRF (added in reverse)."""
+    from asgi_csrf import asgi_csrf
+
+    from tsunagu.identity.middleware import SecurityHeadersMiddleware, SessionMiddleware
+    from tsunagu.machine_credentials import keyed_hash
+
+    def is_machine_request(scope: dict[str, object]) -> bool:
+        return str(scope.get("path", "")).startswith(_MACHINE_PREFIXES)
+
+    app.add_middleware(
+        asgi_csrf,
+        signing_secret=keyed_hash(container.settings.resolved_secret_key, "csrf"),
+        cookie_secure=container.settings.is_https,
+        cookie_samesite="Lax",
+        always_protect=_ALWAYS_PROTECT,
+        skip_if_scope=is_machine_request,
+    )
+    app.add_middleware(SessionMiddleware, container=container)
+    app.add_middleware(SecurityHeadersMiddleware, container=container)

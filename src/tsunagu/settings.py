@@ -81,11 +81,66 @@ class Settings(BaseSettings):
         description="Largest xAPI request body accepted (larger ones get 413).",
     )
 
+    redis_url: str = Field(
+        default="",
+        description=(
+            "Redis URL (redis://host:6379/0). When set, sessions and sign-in rate limits live "
+            "there, so several app processes share them; empty means the database and memory."
+        ),
+    )
+    redis_key_prefix: str = Field(
+        default="tsunagu", description="Prefix of every Redis key (several portals, one Redis)."
+    )
+    session_cookie_name: str = Field(default="tsunagu_session")
+    session_idle_timeout_seconds: int = Field(
+        default=60 * 60,
+        ge=60,
+        description="A session unused this long ends (one school period plus a break).",
+    )
+    session_absolute_timeout_seconds: int = Field(
+        default=12 * 60 * 60,
+        ge=300,
+        description="A session ends this long after sign-in, however busy it is.",
+    )
+    session_principal_refresh_seconds: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "How long a session trusts its cached roles before rebuilding them from the roster "
+            "(so a withdrawn pupil or a moved teacher loses access within this time)."
+        ),
+    )
+    signin_ip_rate_limit: str = Field(
+        default="600/minute",
+        description=(
+            "Sign-in attempts per client address (limits notation). Generous on purpose: a "
+            "whole school signs in from behind one address at the first bell."
+        ),
+    )
+    signin_failure_limit: str = Field(
+        default="10/15 minutes",
+        description=(
+            "Failed sign-ins per account (or per card) before it is locked for the rest of the "
+            "window (limits notation)."
+        ),
+    )
+    password_min_length: int = Field(default=10, ge=8)
+    totp_required_for_admins: bool = Field(
+        default=True,
+        description="School, board and deployment administrators confirm sign-in with TOTP.",
+    )
+    oidc_jwks_cache_seconds: int = Field(default=3600, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'tsunagu.sqlite3').resolve()}"
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
 
     @cached_property
     def resolved_secret_key(self) -> bytes:

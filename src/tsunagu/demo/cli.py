@@ -30,6 +30,11 @@ def setup(
                 "tenant_created": result.tenant_created,
                 "imported": str(result.imported_package) if result.imported_package else None,
                 "users": result.users,
+                "password": service.DEMO_PASSWORD,
+                "accounts": [
+                    {"role": a.role, "username": a.username, "name": a.name}
+                    for a in result.accounts
+                ],
             }
         )
         return
@@ -41,3 +46,10 @@ def setup(
     console.print(
         f"demo tenant {result.tenant_code} {result.tenant_name}: {state}, {result.users:,} users"
     )
+    if result.accounts:
+        console.print(f"sign in at /signin with password [bold]{service.DEMO_PASSWORD}[/] as:")
+        for account in result.accounts:
+            console.print(
+                f"  {account.role:<13} {account.username}  ({account.name})", highlight=False
+            )
+        console.print("  (administrators also register an authenticator app at first sign-in)")

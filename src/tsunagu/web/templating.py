@@ -51,6 +51,13 @@ def _csrf_input(context: Context) -> Markup:
     return csrf_input(context["request"])
 
 
+@pass_context
+def _csrf_token(context: Context) -> str:
+    from tsunagu.identity.web import csrf_token
+
+    return csrf_token(context["request"])
+
+
 def build_templates() -> Jinja2Templates:
     folders = [PACKAGE_ROOT / domain / "templates" for domain in TEMPLATE_DOMAINS]
     environment = Environment(
@@ -60,6 +67,7 @@ def build_templates() -> Jinja2Templates:
     )
     environment.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
     environment.globals["csrf_input"] = _csrf_input
+    environment.globals["csrf_token"] = _csrf_token
     return Jinja2Templates(env=environment)
 
 
