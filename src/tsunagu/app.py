@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from tsunagu.health.routes import router as health_router
     from tsunagu.lrs.alternate import AlternateRequestSyntax
     from tsunagu.lrs.routes import router as lrs_router
+    from tsunagu.lti.routes import router as lti_router
     from tsunagu.oauth.routes import router as oauth_router
     from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(oauth_router)
     app.include_router(rostering_router)
     app.include_router(lrs_router)
+    app.include_router(lti_router)
     # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
     app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)

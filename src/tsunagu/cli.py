@@ -7,6 +7,7 @@ import typer
 from tsunagu.db.cli import app as db_app
 from tsunagu.demo.cli import app as demo_app
 from tsunagu.lrs.cli import app as lrs_app
+from tsunagu.lti.cli import keys_app, tool_app
 from tsunagu.oauth.cli import app as oauth_client_app
 from tsunagu.roster.cli import app as roster_app
 from tsunagu.tenancy.cli import app as tenant_app
@@ -23,6 +24,8 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(demo_app, name="demo")
 app.add_typer(oauth_client_app, name="oauth-client")
 app.add_typer(lrs_app, name="lrs")
+app.add_typer(tool_app, name="tool")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command("serve")

@@ -73,6 +73,37 @@ class Settings(BaseSettings):
         description="Largest xAPI request body accepted (larger ones get 413).",
     )
 
+    lti_platform_name: str = Field(
+        default="つなぐ学習eポータル",
+        description="The portal's name in the LTI tool_platform claim and in xAPI context.platform.",
+    )
+    lti_id_token_lifetime_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=600,
+        description="Lifetime of LTI id_tokens (tools reject tokens older than about 10 minutes).",
+    )
+    lti_access_token_lifetime_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        description="Lifetime of the access tokens tools get for NRPS and AGS (short on purpose).",
+    )
+    lti_key_publish_lead_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description=(
+            "How long a new platform key must have been published in the JWKS before rotation "
+            "lets it sign (tools cache JWKS)."
+        ),
+    )
+    lti_nrps_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Members per NRPS page when the tool gives no limit.",
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
