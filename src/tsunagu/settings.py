@@ -75,7 +75,7 @@ class Settings(BaseSettings):
 
     lti_platform_name: str = Field(
         default="つなぐ学習eポータル",
-        description="The portal's name in the LTI tool_platform claim and in xAPI context.platform.",
+        description="The portal name in the LTI tool_platform claim and xAPI context.platform.",
     )
     lti_id_token_lifetime_seconds: int = Field(
         default=300,
