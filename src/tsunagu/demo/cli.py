@@ -30,6 +30,8 @@ def setup(
                 "tenant_created": result.tenant_created,
                 "imported": str(result.imported_package) if result.imported_package else None,
                 "users": result.users,
+                "lti_tool": result.tool_client_id,
+                "lti_tool_config": str(result.tool_config) if result.tool_config else None,
             }
         )
         return

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tsunagu.container import Container
 from tsunagu.db import migrate
+from tsunagu.lti.demo import setup_demo_tool
 from tsunagu.roster.generator import DISTRICT_NAME, GeneratorConfig, generate_roster
 from tsunagu.roster.importer import import_roster
 from tsunagu.roster.models import User
@@ -40,6 +41,9 @@ class DemoResult:
     #: The package imported by this run, or None when the tenant already had a roster.
     imported_package: Path | None
     users: int
+    #: The sample LTI tool's client_id and the config file its process reads.
+    tool_client_id: str | None = None
+    tool_config: Path | None = None
 
 
 def demo_package_path(container: Container) -> Path:
@@ -68,8 +72,15 @@ def setup_demo(
             tenant = tenancy.create_tenant(session, DEMO_TENANT_CODE, DEMO_TENANT_NAME)
             created = True
     if _user_count(container, tenant.id):
+        tool = setup_demo_tool(container, tenant.code)
         return DemoResult(
-            tenant.code, tenant.name, created, None, _user_count(container, tenant.id)
+            tenant.code,
+            tenant.name,
+            created,
+            None,
+            _user_count(container, tenant.id),
+            tool.client_id,
+            tool.config_path,
         )
 
     # Regenerated every time it is needed (under a second): a package left by an older version
@@ -80,4 +91,13 @@ def setup_demo(
     if not outcome.accepted:
         problems = "; ".join(str(p) for p in outcome.errors[:5])
         raise DemoSetupError(f"the demo roster {package} was refused: {problems}")
-    return DemoResult(tenant.code, tenant.name, created, package, _user_count(container, tenant.id))
+    tool = setup_demo_tool(container, tenant.code)
+    return DemoResult(
+        tenant.code,
+        tenant.name,
+        created,
+        package,
+        _user_count(container, tenant.id),
+        tool.client_id,
+        tool.config_path,
+    )
