@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -429,30 +429,49 @@ class RedirectableError(LaunchError):
         self.state = state
 
 
-def _use_once(session: Session, kind: str, value: str, expires_in: int) -> bool:
-    """Record a one-time value; False if it was seen before (and has not expired)."""
-    now = utcnow()
-    existing = session.get(UsedValue, (kind, value))
-    if existing is not None:
-        from tsunagu.machine_credentials import as_utc
-
-        if as_utc(existing.expires_at) > now:
-            return False
-        existing.expires_at = now + timedelta(seconds=expires_in)
-        return True
-    try:
-        with session.begin_nested():
-            session.add(
-                UsedValue(kind=kind, value=value, expires_at=now + timedelta(seconds=expires_in))
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
 def use_once(container: Container, kind: str, value: str, expires_in: int) -> bool:
+    """Record a one-time value; False if it was seen before and has not expired.
+
+    The INSERT comes first in its transaction: on SQLite a transaction that reads before it
+    writes cannot take the write lock while another writes ("database is locked" at once),
+    while a first write waits its turn (busy timeout). The primary key settles races.
+    """
+    now = utcnow()
+    expires = now + timedelta(seconds=expires_in)
+    try:
+        with container.database.transaction() as session:
+            session.add(UsedValue(kind=kind, value=value, expires_at=expires))
+        return True
+    except IntegrityError:
+        pass
     with container.database.transaction() as session:
-        return _use_once(session, kind, value, expires_in)
+        # Seen before: usable again only if the old record has expired.
+        updated = session.execute(
+            update(UsedValue)
+            .where(UsedValue.kind == kind, UsedValue.value == value, UsedValue.expires_at <= now)
+            .values(expires_at=expires)
+        )
+        return bool(getattr(updated, "rowcount", 0))
+
+
+_GUIDS: dict[tuple[int, int], str] = {}
+
+
+def tenant_platform_guid(container: Container, tenant_id: int) -> str:
+    """The tenant's ``tool_platform.guid``, created once (it never changes, so it is cached)."""
+    key = (id(container), tenant_id)
+    found = _GUIDS.get(key)
+    if found is None:
+        for _ in (1, 2):
+            try:
+                with container.database.transaction() as session:
+                    found = platform_guid(session, tenant_id)
+                break
+            except IntegrityError:
+                continue  # another process created it first: read it on the next turn
+        assert found is not None
+        _GUIDS[key] = found
+    return found
 
 
 def authorize(
@@ -462,8 +481,8 @@ def authorize(
     settings = container.settings
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
-    # A transaction: the tenant's tool_platform.guid is created on its first launch.
-    with container.database.transaction() as session:
+    guid = tenant_platform_guid(container, principal.tenant_id) if principal else ""
+    with container.database.session() as session:
         tool = session.scalar(select(Tool).where(Tool.client_id == client_id))
         if tool is None or tool.status != TOOL_ACTIVE:
             raise LaunchError(
@@ -510,7 +529,7 @@ def authorize(
         deployment = session.get(Deployment, hint.get("d"))
         if deployment is None or deployment.tool_id != tool.id or not deployment.active:
             raise refuse("the deployment is unknown or not for this tool", "unauthorized_client")
-        claims = build_claims(session, settings, principal, tool, deployment, hint, nonce)
+        claims = build_claims(session, settings, principal, tool, deployment, hint, nonce, guid)
     if not use_once(
         container, "nonce", f"{tool.id}:{nonce}", settings.lti_id_token_lifetime_seconds * 2
     ):
@@ -558,6 +577,7 @@ def build_claims(
     deployment: Deployment,
     hint: dict[str, Any],
     nonce: str,
+    guid: str,
 ) -> dict[str, Any]:
     """Every claim of the id_token (eportal-standard.md §3.3 table, Japan rules §3.4-3.8)."""
     kind = hint.get("k")
@@ -608,7 +628,7 @@ def build_claims(
             "type": [v.CONTEXT_COURSE_SECTION],
         },
         v.CLAIM_TOOL_PLATFORM: {
-            "guid": platform_guid(session, principal.tenant_id),
+            "guid": guid,
             "name": settings.lti_platform_name,
             "url": issuer(settings),
             "product_family_code": "tsunagu",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session
 
 from tsunagu.container import Container
@@ -374,6 +374,10 @@ def post_score(
     if comment is not None and not isinstance(comment, str):
         raise ServiceError(400, "comment: must be a string")
     with container.database.transaction() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            # Take SQLite's write lock first: a transaction that reads before writing fails
+            # at once ("database is locked") when another writer is active, instead of waiting.
+            session.execute(update(Result).where(false()).values(comment=Result.comment))
         ctx = resolve_context(session, container, who, tenant_code, class_id)
         item = get_line_item(session, ctx, item_id)
         member = session.execute(
