@@ -287,3 +287,17 @@ def test_ags_line_items_scores_results(
         client.post(base, json={"label": "x", "scoreMaximum": 1}, headers=readonly).status_code
         == 403
     )
+
+
+def test_malformed_parameters_are_400_not_422(
+    client: TestClient, container: Container, people: People, tool: str, tool_key: RSAKey
+) -> None:
+    headers = bearer(client, tool_key, tool, v.SCOPE_NRPS)
+    url = f"/lti/services/{BOARD_CODE}/contexts/{people.homeroom}/memberships"
+    response = client.get(url, params={"limit": "many"}, headers=headers)
+    assert response.status_code == 400
+    assert "limit" in response.json()["error"]
+    from tests.identity.support import sign_in
+
+    sign_in(client, container, BOARD_CODE, people.teacher)
+    assert client.get(f"/lti/deep-linking/start?client_id={tool}").status_code == 400

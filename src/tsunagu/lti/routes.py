@@ -9,12 +9,14 @@ Browser-facing: ``/lti/launch/{id}``, ``/lti/review/{id}``, ``/lti/deep-linking/
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from tsunagu import __version__
@@ -27,7 +29,29 @@ from tsunagu.lti import vocabulary as v
 from tsunagu.lti.keys import public_jwks
 from tsunagu.web.templating import render
 
-router = APIRouter(tags=["LTI 1.3"])
+
+class LtiRoute(APIRoute):
+    """Malformed parameters are a 400 with where (never FastAPI's 422)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                where = "; ".join(
+                    ".".join(str(part) for part in error.get("loc", ()))
+                    + ": "
+                    + error.get("msg", "")
+                    for error in exc.errors()
+                )
+                return JSONResponse({"error": f"Malformed request: {where}"}, status_code=400)
+
+        return handle
+
+
+router = APIRouter(tags=["LTI 1.3"], route_class=LtiRoute)
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
