@@ -225,3 +225,27 @@ def test_school_deployment_is_used_for_its_school(
     claims = id_token_of(client, response)
     assert claims[v.CLAIM_DEPLOYMENT_ID] == f"S_{code}"
     assert_japan_rules(claims, client_id=tool, issuer=ISSUER)
+
+
+def test_iframe_launch_offers_platform_storage(
+    client: TestClient, container: Container, people: People, tool: str
+) -> None:
+    import html
+    import re
+
+    link = place_link(container, tool, people.homeroom)
+    sign_in(client, container, BOARD_CODE, people.students[0])
+    page = client.get(f"/lti/launch/{link}?target=iframe")
+    assert page.status_code == 200
+    src = re.search(r'<iframe id="lti-tool-frame"[^>]*src="([^"]+)"', page.text)
+    assert src is not None
+    initiation = query_of(html.unescape(src.group(1)))
+    assert initiation["lti_storage_target"] == "_parent"
+    # Only the tool's own origin is answered.
+    assert f'var allowed = ["{TOOL_BASE}"]' in page.text
+    response = client.get("/lti/authorize", params=auth_request(initiation, redirect_uri=REDIRECT))
+    claims = id_token_of(client, response)
+    assert claims[v.CLAIM_LAUNCH_PRESENTATION]["document_target"] == "iframe"
+    assert_japan_rules(claims, client_id=tool, issuer=ISSUER)
+    # New window stays the default, without the storage target.
+    assert "lti_storage_target" not in client.get(f"/lti/launch/{link}").headers["location"]

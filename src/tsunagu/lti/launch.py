@@ -300,6 +300,9 @@ def _initiation_url(
         "lti_deployment_id": deployment.deployment_id,
         "client_id": tool.client_id,
     }
+    if hint.get("dt") == "iframe":
+        # LTI Platform Storage: the tool may keep its state here (postMessage to the parent).
+        params["lti_storage_target"] = "_parent"
     separator = "&" if "?" in tool.login_initiation_url else "?"
     return tool.login_initiation_url + separator + urlencode(params)
 
@@ -339,6 +342,26 @@ def start_launch(
         return _initiation_url(
             container.settings, tool, deployment, principal, link.url or tool.target_link_uri, hint
         )
+
+
+def tool_origins(container: Container, resource_link_id: str) -> list[str]:
+    """The origins of a link's tool (login and redirect URIs): who may use Platform Storage."""
+    from urllib.parse import urlsplit
+
+    with container.database.session() as session:
+        link = session.get(ResourceLink, resource_link_id)
+        deployment = session.get(Deployment, link.deployment_pk) if link else None
+        tool = session.get(Tool, deployment.tool_id) if deployment else None
+        if tool is None:
+            return []
+        urls = [tool.login_initiation_url, *tool.redirect_uris]
+    origins = []
+    for url in urls:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def start_review_launch(

@@ -194,6 +194,18 @@ def launch_link(
         url = launch.start_launch(container, principal, resource_link_id, document_target=target)
     except launch.LaunchError as exc:
         return _error_page(request, exc)
+    if target == "iframe":
+        # Embedded launch: the portal page frames the tool and answers its Platform Storage
+        # postMessages (cookies of a framed tool are third-party and often blocked).
+        return render(
+            request,
+            "lti_iframe.html",
+            {
+                "src": url,
+                "title": "LTI",
+                "origins": launch.tool_origins(container, resource_link_id),
+            },
+        )
     return _redirect_or_post(request, url, post)
 
 
