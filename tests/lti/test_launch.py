@@ -249,3 +249,20 @@ def test_iframe_launch_offers_platform_storage(
     assert_japan_rules(claims, client_id=tool, issuer=ISSUER)
     # New window stays the default, without the storage target.
     assert "lti_storage_target" not in client.get(f"/lti/launch/{link}").headers["location"]
+
+
+def test_launch_pages_carry_their_own_content_security_policy(
+    client: TestClient, container: Container, people: People, tool: str
+) -> None:
+    import re
+
+    link = place_link(container, tool, people.homeroom)
+    sign_in(client, container, BOARD_CODE, people.students[0])
+    _, response = run_launch(client, f"/lti/launch/{link}")
+    policy = response.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy)
+    assert nonce is not None
+    assert f'<script nonce="{nonce.group(1)}">' in response.text
+    assert f"form-action {TOOL_BASE};" in policy  # posts only to the tool
+    framed = client.get(f"/lti/launch/{link}?target=iframe")
+    assert f"frame-src {TOOL_BASE};" in framed.headers["content-security-policy"]

@@ -9,6 +9,7 @@ Browser-facing: ``/lti/launch/{id}``, ``/lti/review/{id}``, ``/lti/deep-linking/
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -67,10 +68,33 @@ def _error_page(request: Request, exc: launch.LaunchError) -> Response:
     )
 
 
-def _form_post(request: Request, action: str, fields: dict[str, str]) -> Response:
-    response = render(request, "lti_form_post.html", {"action": action, "fields": fields})
-    response.headers.update(_NO_STORE)
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _own_policy(
+    response: Response, nonce: str, *, form_action: str = "'self'", frame_src: str = "'none'"
+) -> Response:
+    """This page's own Content-Security-Policy (the portal's default forbids inline scripts,
+    foreign form targets and framing): one nonce'd script, posting only to the tool's origin,
+    framed only by the portal itself (iframe launches)."""
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+        f"form-action {form_action}; frame-src {frame_src}; frame-ancestors 'self'; "
+        "base-uri 'none'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+def _form_post(request: Request, action: str, fields: dict[str, str]) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    response = render(
+        request, "lti_form_post.html", {"action": action, "fields": fields, "csp_nonce": nonce}
+    )
+    response.headers.update(_NO_STORE)
+    return _own_policy(response, nonce, form_action=_origin(action))
 
 
 # --- keys and configuration -----------------------------------------------------------------
@@ -197,15 +221,14 @@ def launch_link(
     if target == "iframe":
         # Embedded launch: the portal page frames the tool and answers its Platform Storage
         # postMessages (cookies of a framed tool are third-party and often blocked).
-        return render(
+        nonce = secrets.token_urlsafe(16)
+        origins = launch.tool_origins(container, resource_link_id)
+        page = render(
             request,
             "lti_iframe.html",
-            {
-                "src": url,
-                "title": "LTI",
-                "origins": launch.tool_origins(container, resource_link_id),
-            },
+            {"src": url, "title": "LTI", "origins": origins, "csp_nonce": nonce},
         )
+        return _own_policy(page, nonce, frame_src=" ".join(origins) or "'none'")
     return _redirect_or_post(request, url, post)
 
 
