@@ -227,6 +227,21 @@ def test_tool_rejects_a_tampered_id_token(loop: Any) -> None:
     started = browser.get(f"/lti/launch/{link}")
     login = tool_browser.get(started.headers["location"])
     action, fields = parse_form(browser.get(login.headers["location"]).text)
-    header, payload, signature = fields["id_token"].split(".")
+    genuine = fields["id_token"]
+    header, payload, signature = genuine.split(".")
     fields["id_token"] = ".".join([header, payload, signature[:-4] + "AAAA"])
     assert tool_browser.post(action, data=fields).status_code >= 400
+    # Correctly signed by the platform but expired: the library refuses it too.
+    import base64
+    import json
+
+    from tsunagu.lti.keys import sign_jwt
+
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["iat"] -= 3600
+    claims["exp"] -= 3600
+    fields["id_token"] = sign_jwt(container, claims)
+    assert tool_browser.post(action, data=fields).status_code >= 400
+    # And the genuine token is accepted (the refusals above were about the tokens).
+    fields["id_token"] = genuine
+    assert tool_browser.post(action, data=fields).status_code == 200

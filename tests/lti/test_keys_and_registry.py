@@ -253,3 +253,82 @@ def test_cli_register_deploy_rotate(container: Container, people: People) -> Non
         for k in json.loads(runner.invoke(cli_app, ["keys", "list", "--json"], env=env).stdout)
     ]
     assert sorted(states) == ["current", "next", "retiring"]
+
+
+def test_dynamic_registration_with_pylti1p3(
+    database_url: str, tmp_path: pytest.TempPathFactory
+) -> None:
+    """The tool side of LTI-DR done by PyLTI1p3's DynamicRegistration against a served platform."""
+    from pathlib import Path
+    from typing import Any
+
+    from pylti1p3.dynamic_registration import DynamicRegistration
+
+    from tests.lti.support import load_roster
+    from tests.lti.tool_process import free_port, serve_platform
+    from tsunagu.app import create_app
+    from tsunagu.container import build_container
+    from tsunagu.settings import Settings
+
+    port = free_port()
+    folder = Path(str(tmp_path))
+    settings = Settings(
+        database_url=database_url,
+        var_dir=folder / "var",
+        secret_key="dr-secret",
+        base_url=f"http://127.0.0.1:{port}",
+    )
+    container = build_container(settings)
+    load_roster(container, folder)
+    with container.database.transaction() as session:
+        token = registry.create_registration_token(
+            session, settings.resolved_secret_key, BOARD_CODE, school_code("B11321000001")
+        )
+
+    class Registration(DynamicRegistration):  # type: ignore[misc]
+        client_name = "ライブラリ登録ツール"
+        description = "registered by pylti1p3"
+        completed: dict[str, Any] = {}
+
+        def get_openid_configuration_endpoint(self) -> str:
+            return f"{settings.base_url}/lti/.well-known/openid-configuration"
+
+        def get_registration_token(self) -> str:
+            return token
+
+        def get_initiate_login_uri(self) -> str:
+            return "https://lib.example.com/login"
+
+        def get_jwks_uri(self) -> str:
+            return "https://lib.example.com/jwks"
+
+        def get_redirect_uris(self) -> list[str]:
+            return ["https://lib.example.com/launch"]
+
+        def get_domain(self) -> str:
+            return "lib.example.com"
+
+        def get_target_link_uri(self) -> str:
+            return "https://lib.example.com/launch"
+
+        def get_logo_uri(self) -> str:
+            return "https://lib.example.com/logo.png"
+
+        def complete_registration(
+            self, openid_configuration: dict[str, Any], openid_registration: dict[str, Any]
+        ) -> Any:
+            self.completed.update(openid_registration)
+            return openid_registration
+
+    with serve_platform(create_app(container=container), port):
+        answer = Registration().register()
+    tool_config = answer["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert tool_config["deployment_id"] == f"S_{school_code('B11321000001')}"
+    with container.database.transaction() as session:
+        pending = registry.get_tool(session, answer["client_id"], active_only=False)
+        assert pending.status == "pending"
+        info, deployments = registry.approve_tool(session, answer["client_id"])
+    assert info.status == "active"
+    assert [d.deployment_id for d in deployments] == [tool_config["deployment_id"]]
+    assert info.name == "ライブラリ登録ツール"
+    container.close()

@@ -266,3 +266,27 @@ def test_launch_pages_carry_their_own_content_security_policy(
     assert f"form-action {TOOL_BASE};" in policy  # posts only to the tool
     framed = client.get(f"/lti/launch/{link}?target=iframe")
     assert f"frame-src {TOOL_BASE};" in framed.headers["content-security-policy"]
+
+
+def test_teachers_review_only_their_class(
+    client: TestClient, container: Container, people: People, tool: str
+) -> None:
+    link = place_link(container, tool, people.homeroom)
+    sign_in(client, container, BOARD_CODE, people.teacher)
+    # s4 is a junior-high pupil, not in 5年1組.
+    assert client.get(f"/lti/review/{link}?for_user={people.junior_student}").status_code == 404
+
+
+def test_login_initiation_by_post_form(
+    client: TestClient, container: Container, people: People, tool: str
+) -> None:
+    link = place_link(container, tool, people.homeroom)
+    sign_in(client, container, BOARD_CODE, people.students[0])
+    page = client.get(f"/lti/launch/{link}?post=1")
+    assert page.status_code == 200
+    action, fields = parse_form(page.text)
+    assert action == f"{TOOL_BASE}/login"
+    assert fields["iss"] == ISSUER
+    assert fields["lti_deployment_id"] == f"B_{BOARD_CODE}"
+    response = client.post("/lti/authorize", data=auth_request(fields, redirect_uri=REDIRECT))
+    assert_japan_rules(id_token_of(client, response), client_id=tool, issuer=ISSUER)

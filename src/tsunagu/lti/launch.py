@@ -42,7 +42,7 @@ from tsunagu.lti.registry import deployment_for, platform_guid
 from tsunagu.lti.sealing import SealError, open_json, seal_json
 from tsunagu.lti.statements import launched_statement
 from tsunagu.machine_credentials import keyed_hash, utcnow
-from tsunagu.roster.models import ACTIVE, Class, User
+from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
 from tsunagu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -383,8 +383,19 @@ def start_review_launch(
         if not (own and _may_see_class(principal, klass)) and not _teaches(principal, klass):
             raise LaunchError("この結果は開けません。 (Not allowed to review.)", status=403)
         learner = session.get(User, (principal.tenant_id, for_user_sourced_id))
-        if learner is None or learner.status != ACTIVE:
-            raise LaunchError("その児童生徒は見つかりません。 (No such learner.)", status=404)
+        enrolled = session.scalar(
+            select(Enrollment.sourced_id).where(
+                Enrollment.tenant_id == principal.tenant_id,
+                Enrollment.class_sourced_id == klass.sourced_id,
+                Enrollment.user_sourced_id == for_user_sourced_id,
+                Enrollment.status == ACTIVE,
+            )
+        )
+        if learner is None or learner.status != ACTIVE or enrolled is None:
+            # A teacher reviews the results of their class's pupils, no one else's.
+            raise LaunchError(
+                "このクラスの児童生徒ではありません。 (Not a learner of this class.)", status=404
+            )
         hint = {
             "k": KIND_RESOURCE_LINK,
             "rl": link.id,
