@@ -239,6 +239,9 @@ def test_ags_line_items_scores_results(
         == 204
     )
     assert "resultScore" not in client.get(item_path + "/results", headers=headers).json()[0]
+    # A score awaiting manual grading is not a result score either.
+    assert score(now + timedelta(seconds=2), 12, gradingProgress="PendingManual").status_code == 204
+    assert "resultScore" not in client.get(item_path + "/results", headers=headers).json()[0]
     # Invalid scores are 400, never 500.
     for bad in (
         {"userId": pupil.user_master_identifier},
@@ -273,8 +276,18 @@ def test_ags_line_items_scores_results(
     # Each accepted score is an Assessment-profile statement in the LRS.
     with container.database.session() as session:
         payloads = [s.payload for s in session.scalars(select(Statement))]
-    assert len(payloads) == 2
-    completed = next(p for p in payloads if p["verb"]["id"].endswith("/completed"))
+    assert len(payloads) == 3
+    pending = [
+        p
+        for p in payloads
+        if p["verb"]["id"].endswith("/completed") and "score" not in p.get("result", {})
+    ]
+    assert len(pending) == 1  # the PendingManual one carries no score
+    completed = next(
+        p
+        for p in payloads
+        if p["verb"]["id"].endswith("/completed") and "score" in p.get("result", {})
+    )
     assert completed["result"]["score"] == {"scaled": 0.75, "raw": 15, "min": 0, "max": 20}
     assert completed["actor"]["account"]["name"] == pupil.user_master_identifier
     assert completed["context"]["contextActivities"]["category"][0]["id"].endswith("/assessment")

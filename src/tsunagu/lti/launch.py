@@ -310,16 +310,27 @@ def _initiation_url(
 def _link_parts(
     session: Session, principal: Principal, resource_link_id: str
 ) -> tuple[ResourceLink, Deployment, Tool, Class]:
-    link = session.get(ResourceLink, resource_link_id)
-    if link is None or link.tenant_id != principal.tenant_id:
+    # One query for the four rows a launch needs (launch mornings: a whole grade at once).
+    row = session.execute(
+        select(ResourceLink, Deployment, Tool, Class)
+        .join(Deployment, Deployment.id == ResourceLink.deployment_pk)
+        .join(Tool, Tool.id == Deployment.tool_id)
+        .outerjoin(
+            Class,
+            (Class.tenant_id == ResourceLink.tenant_id)
+            & (Class.sourced_id == ResourceLink.class_sourced_id),
+        )
+        .where(ResourceLink.id == resource_link_id, ResourceLink.tenant_id == principal.tenant_id)
+    ).first()
+    if row is None:
         raise LaunchError("このリンクは見つかりません。 (No such link.)", status=404)
-    deployment = session.get(Deployment, link.deployment_pk)
-    tool = session.get(Tool, deployment.tool_id) if deployment else None
-    if deployment is None or tool is None or not deployment.active or tool.status != TOOL_ACTIVE:
+    link, deployment, tool, klass = row
+    if not deployment.active or tool.status != TOOL_ACTIVE:
         raise LaunchError(
             "このツールは現在利用できません。 (The tool is not available.)", status=409
         )
-    klass = get_class(session, link.tenant_id, link.class_sourced_id)
+    if klass is None or klass.status != ACTIVE:
+        raise LaunchError("このクラスは見つかりません。 (No such class.)", status=404)
     return link, deployment, tool, klass
 
 

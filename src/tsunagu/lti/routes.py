@@ -283,11 +283,26 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-@router.api_route("/lti/authorize", methods=["GET", "POST"], summary="OIDC authorization (LTI)")
+@router.get("/lti/authorize", summary="OIDC authorization (LTI), GET")
 async def authorize(
     request: Request,
     container: ContainerDep,
     principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Response:
+    return await _authorize(request, container, principal)
+
+
+@router.post("/lti/authorize", summary="OIDC authorization (LTI), POST")
+async def authorize_post(
+    request: Request,
+    container: ContainerDep,
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Response:
+    return await _authorize(request, container, principal)
+
+
+async def _authorize(
+    request: Request, container: Container, principal: Principal | None
 ) -> Response:
     params = await _params(request)
     try:

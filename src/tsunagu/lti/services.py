@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tsunagu.container import Container
 from tsunagu.lti import vocabulary as v
 from tsunagu.lti.launch import context_base
-from tsunagu.lti.models import LineItem, ResourceLink, Result, Tool
+from tsunagu.lti.models import Deployment, LineItem, ResourceLink, Result, Tool
 from tsunagu.lti.registry import deployment_for
 from tsunagu.lti.statements import score_statement
 from tsunagu.lti.tokens import ToolPrincipal
@@ -215,10 +215,13 @@ def _validate_line_item(session: Session, ctx: ServiceContext, body: Any) -> dic
     rlid = body.get("resourceLinkId")
     if rlid is not None:
         link = session.get(ResourceLink, rlid)
+        deployment = session.get(Deployment, link.deployment_pk) if link is not None else None
         if (
             link is None
             or link.tenant_id != ctx.tenant_id
             or link.class_sourced_id != ctx.klass.sourced_id
+            or deployment is None
+            or deployment.tool_id != ctx.tool.id  # another tool's link is not this tool's
         ):
             raise ServiceError(400, "resourceLinkId: no such resource link in this context")
     return body
@@ -428,7 +431,9 @@ def post_score(
         class_sourced_id=class_id,
         class_title=class_title,
         activity_progress=activity,
-        score_given=float(given) if given is not None else None,
+        # A score that is not final (Pending, PendingManual, Failed) is no score yet: the
+        # Assessment profile references manually graded items only once graded.
+        score_given=float(given) if given is not None and grading == "FullyGraded" else None,
         score_maximum=float(maximum) if maximum is not None else None,
         comment=comment,
         when=timestamp,
@@ -466,8 +471,13 @@ def results(
             "scoreOf": item_url,
             "userId": row.user_id,
         }
-        if row.score_given is not None and row.score_maximum:
-            # Results are expressed on the line item's scale (AGS §3.3).
+        if (
+            row.grading_progress == "FullyGraded"
+            and row.score_given is not None
+            and (row.score_maximum)
+        ):
+            # Only a final grade is a result score (Pending / PendingManual / Failed are not);
+            # results are expressed on the line item's scale (AGS §3.3).
             body["resultScore"] = row.score_given / row.score_maximum * item.score_maximum
             body["resultMaximum"] = item.score_maximum
         if row.comment:
