@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tsunagu import __version__
@@ -463,6 +463,8 @@ class AuthResponse:
     redirect_uri: str
     fields: dict[str, str] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)
+    #: (tenant id, LMS ``launched`` statement) of a resource-link launch.
+    statement: tuple[int, dict[str, Any]] | None = None
 
 
 class RedirectableError(LaunchError):
@@ -520,9 +522,18 @@ def tenant_platform_guid(container: Container, tenant_id: int) -> str:
 
 
 def authorize(
-    container: Container, principal: Principal | None, params: dict[str, str]
+    container: Container,
+    principal: Principal | None,
+    params: dict[str, str],
+    *,
+    record: bool = True,
 ) -> AuthResponse:
-    """Answer an OIDC authentication request from a tool (LTI Security Framework §5.1.1.2-3)."""
+    """Answer an OIDC authentication request from a tool (LTI Security Framework §5.1.1.2-3).
+
+    ``record=False`` leaves the LRS ``launched`` statement to the caller (the HTTP route writes
+    it after the answer has gone out, so a pupil's launch never waits on the study log): it is
+    in ``AuthResponse.statement``.
+    """
     settings = container.settings
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
@@ -585,19 +596,23 @@ def authorize(
     fields = {"id_token": token}
     if state is not None:
         fields["state"] = state
+    answer = AuthResponse(redirect_uri=redirect_uri, fields=fields, claims=claims)
     if claims.get(v.CLAIM_MESSAGE_TYPE) == v.RESOURCE_LINK_REQUEST:
-        _record_launch(container, principal, claims, tool.name)
-    return AuthResponse(redirect_uri=redirect_uri, fields=fields, claims=claims)
+        answer.statement = (
+            principal.tenant_id,
+            _launch_statement(container, principal, claims, tool.name),
+        )
+        if record:
+            record_launch(container, *answer.statement)
+    return answer
 
 
-def _record_launch(
+def _launch_statement(
     container: Container, principal: Principal, claims: dict[str, Any], tool_name: str
-) -> None:
-    from tsunagu.lrs.service import LrsError, record_statement
-
+) -> dict[str, Any]:
     link = claims[v.CLAIM_RESOURCE_LINK]
     context = claims[v.CLAIM_CONTEXT]
-    statement = launched_statement(
+    return launched_statement(
         base_url=container.settings.base_url,
         platform=container.settings.lti_platform_name,
         user_master_identifier=principal.user_master_identifier,
@@ -607,10 +622,15 @@ def _record_launch(
         class_sourced_id=context["id"],
         class_title=context.get("title") or context["id"],
     )
+
+
+def record_launch(container: Container, tenant_id: int, statement: dict[str, Any]) -> None:
+    """Store a launch statement; a failure is logged, never raised (the launch has happened)."""
+    from tsunagu.lrs.service import LrsError, record_statement
+
     try:
-        record_statement(container, principal.tenant_id, statement)
-    except LrsError:
-        # A study-log failure must not block the pupil's launch; it is logged for operators.
+        record_statement(container, tenant_id, statement)
+    except (LrsError, SQLAlchemyError):
         log.exception("could not record the launch statement")
 
 

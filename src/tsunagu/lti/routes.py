@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from tsunagu import __version__
@@ -306,7 +307,9 @@ async def _authorize(
 ) -> Response:
     params = await _params(request)
     try:
-        answer = await run_in_threadpool(launch.authorize, container, principal, params)
+        answer = await run_in_threadpool(
+            launch.authorize, container, principal, params, record=False
+        )
     except launch.RedirectableError as exc:
         fields = {"error": exc.error, "error_description": exc.message}
         if exc.state is not None:
@@ -314,7 +317,11 @@ async def _authorize(
         return _form_post(request, exc.redirect_uri, fields)
     except launch.LaunchError as exc:
         return _error_page(request, exc)
-    return _form_post(request, answer.redirect_uri, answer.fields)
+    response = _form_post(request, answer.redirect_uri, answer.fields)
+    if answer.statement is not None:
+        # Written after the form has gone out: the pupil's launch does not wait on the LRS.
+        response.background = BackgroundTask(launch.record_launch, container, *answer.statement)
+    return response
 
 
 @router.post("/lti/deep-linking/return", summary="Deep Linking response from a tool")
