@@ -28,11 +28,15 @@ from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.tool_config import ToolConfDict
 
+from tsunagu_sample_tool import japan_rules
 from tsunagu_sample_tool.units import SCORE_MAXIMUM, UNITS, problems, score
 
 PAGE = """<!doctype html><html lang="ja"><head><meta charset="utf-8">
-<title>計算ドリル</title></head><body><main data-launch-id="{{ launch_id }}">
-<h1>計算ドリル</h1>{{ body|safe }}</main></body></html>"""
+<title>計算ドリル</title></head><body><main data-launch-id="{{ launch_id }}"
+data-japan-rules="{{ 'ok' if not rules else 'broken' }}">
+<h1>計算ドリル</h1>
+{% for rule in rules %}<p class="warning">標準モデル違反: {{ rule }}</p>{% endfor %}
+{{ body|safe }}</main></body></html>"""
 
 
 def _keys(config: dict[str, Any], folder: Path) -> tuple[str, str]:
@@ -102,8 +106,8 @@ def create_app(config_path: str | Path) -> Flask:
             service_connector_cls=FlaskServiceConnector,
         )
 
-    def page(body: str, launch_id: str = "", status: int = 200) -> Any:
-        return render_template_string(PAGE, body=body, launch_id=launch_id), status
+    def page(body: str, launch_id: str = "", rules: list[str] | None = None) -> Any:
+        return render_template_string(PAGE, body=body, launch_id=launch_id, rules=rules or [])
 
     @app.get("/jwks")
     def jwks() -> Any:
@@ -122,19 +126,23 @@ def create_app(config_path: str | Path) -> Flask:
         )
         data = message_launch.get_launch_data()
         launch_id = message_launch.get_launch_id()
+        rules = japan_rules.problems(data)  # shown to the user, as the pilot's tools do
         if message_launch.is_deep_link_launch():
             items = "".join(
                 f'<li><a class="unit" href="/deep-link?launch_id={launch_id}&unit={u.id}">'
                 f"{u.title}</a></li>"
                 for u in UNITS.values()
             )
-            return page(f"<p>授業で使う単元を選んでください。</p><ul>{items}</ul>", launch_id)
+            return page(
+                f"<p>授業で使う単元を選んでください。</p><ul>{items}</ul>", launch_id, rules
+            )
         custom = data.get("https://purl.imsglobal.org/spec/lti/claim/custom", {})
         if "for_user_id" in custom:
             return page(
                 f"<p>結果閲覧: {escape(str(custom['for_user_id']))}"
                 f"（点数表示: {escape(str(custom.get('custom_show_score')))}）</p>",
                 launch_id,
+                rules,
             )
         unit = UNITS.get(custom.get("unit", "add-1"), UNITS["add-1"])
         rows = "".join(
@@ -148,6 +156,7 @@ def create_app(config_path: str | Path) -> Flask:
             f'<input type=hidden name=unit value="{unit.id}"><ol>{rows}</ol>'
             "<button>こたえあわせ</button></form>",
             launch_id,
+            rules,
         )
 
     @app.get("/deep-link")

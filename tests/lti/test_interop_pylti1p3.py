@@ -99,6 +99,8 @@ def _launch(browser: TestClient, tool_browser: httpx.Client, start: str) -> tupl
     assert launched.status_code == 200, launched.text
     found = LAUNCH_ID.search(launched.text)
     assert found is not None
+    # The tool's own, independent check of the 標準モデル rules passes on every launch.
+    assert 'data-japan-rules="ok"' in launched.text, launched.text
     return found.group(1), launched.text
 
 
@@ -106,7 +108,9 @@ def _place(container: Container, class_id: str, **kwargs: Any) -> str:
     with container.database.transaction() as session:
         tool = session.scalar(select(Tool).where(Tool.client_id == "drill-interop"))
         assert tool is not None
-        deployment = session.scalar(select(Deployment).where(Deployment.tool_id == tool.id))
+        deployment = session.scalars(
+            select(Deployment).where(Deployment.tool_id == tool.id).order_by(Deployment.id.desc())
+        ).first()
         assert deployment is not None
         return launch.create_resource_link(
             session,
@@ -245,3 +249,19 @@ def test_tool_rejects_a_tampered_id_token(loop: Any) -> None:
     # And the genuine token is accepted (the refusals above were about the tokens).
     fields["id_token"] = genuine
     assert tool_browser.post(action, data=fields).status_code == 200
+
+
+def test_tool_rejects_a_deployment_it_does_not_know(loop: Any) -> None:
+    """The school gets its own deployment (S_…), which the tool was never told about."""
+    from tests.roster.packages import school_code
+
+    container, people, browser, tool_browser, _ = loop
+    with container.database.transaction() as session:
+        registry.deploy_tool(session, "drill-interop", BOARD_CODE, [school_code("B11321000001")])
+    link = _place(container, people.homeroom)
+    sign_in(browser, container, BOARD_CODE, people.students[0])
+    started = browser.get(f"/lti/launch/{link}")
+    assert query_of(started.headers["location"])["lti_deployment_id"].startswith("S_")
+    login = tool_browser.get(started.headers["location"])
+    action, fields = parse_form(browser.get(login.headers["location"]).text)
+    assert tool_browser.post(action, data=fields).status_code >= 400
