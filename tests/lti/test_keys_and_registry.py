@@ -242,6 +242,48 @@ def test_cli_register_deploy_rotate(container: Container, people: People) -> Non
     assert json.loads(deployed.stdout)[0]["deployment_id"].startswith("S_C113")
     bad = runner.invoke(cli_app, ["tool", "deploy", "textbook", "--tenant", "999999"], env=env)
     assert bad.exit_code != 0
+    # Placing a test (with its AGS line item) in a class of the deployed school.
+    placed = runner.invoke(
+        cli_app,
+        [
+            "tool",
+            "link",
+            "textbook",
+            "--tenant",
+            BOARD_CODE,
+            "--class",
+            people.junior_homeroom,
+            "--title",
+            "単元テスト",
+            "--custom",
+            "unit=7",
+            "--score-maximum",
+            "20",
+            "--json",
+        ],
+        env=env,
+    )
+    assert placed.exit_code == 0, placed.output
+    link = json.loads(placed.stdout)
+    assert link["deployment_id"].startswith("S_C113")
+    assert link["line_item_id"]
+    # Not deployed for the elementary school's classes.
+    refused = runner.invoke(
+        cli_app,
+        [
+            "tool",
+            "link",
+            "textbook",
+            "--tenant",
+            BOARD_CODE,
+            "--class",
+            people.homeroom,
+            "--title",
+            "x",
+        ],
+        env=env,
+    )
+    assert refused.exit_code != 0
     listed = runner.invoke(cli_app, ["keys", "list", "--json"], env=env)
     assert {k["state"] for k in json.loads(listed.stdout)} == {"current", "next"}
     refused = runner.invoke(cli_app, ["keys", "rotate"], env=env)

@@ -13,7 +13,7 @@ from tsunagu.cli_support import console, container_from, emit_json, fail
 from tsunagu.lti import keys as platform_keys
 from tsunagu.lti import launch, registry
 from tsunagu.lti.registry import DeploymentInfo, RegistryError, ToolInfo
-from tsunagu.tenancy.service import TenantError
+from tsunagu.tenancy.service import TenantError, get_tenant
 
 tool_app = typer.Typer(help="LTI 1.3 tools: register, deploy, approve.", no_args_is_help=True)
 keys_app = typer.Typer(help="The platform's LTI signing keys.", no_args_is_help=True)
@@ -170,6 +170,64 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> 
             "\n".join(d.deployment_id for d in t.deployments),
         )
     console.print(table)
+
+
+@tool_app.command("link")
+def link(
+    ctx: typer.Context,
+    client_id: str = typer.Argument(...),
+    tenant: str = typer.Option(..., "--tenant"),
+    class_id: str = typer.Option(..., "--class", help="The class's OneRoster sourcedId."),
+    title: str = typer.Option(..., "--title"),
+    url: str | None = typer.Option(None, "--url", help="Default: the tool's target link URI."),
+    custom: list[str] = typer.Option([], "--custom", help="name=value (repeatable)."),
+    placement: str | None = typer.Option(None, "--placement", help="e.g. timetable:<slot>"),
+    score_maximum: float | None = typer.Option(
+        None, "--score-maximum", help="Add an AGS line item (a test whose score comes back)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Place a link to a tool's content in a class (what Deep Linking does from the portal)."""
+    container = container_from(ctx)
+    try:
+        with container.database.transaction() as session:
+            tool = registry.get_tool(session, client_id)
+            tenant_ref = get_tenant(session, tenant)
+            klass = launch.get_class(session, tenant_ref.id, class_id)
+            deployment = registry.deployment_for(
+                session, tool.id, tenant_ref.id, klass.school_sourced_id
+            )
+            if deployment is None:
+                fail(f"{client_id} is not deployed for this class's school; deploy it first.")
+            if score_maximum is not None and score_maximum <= 0:
+                fail("--score-maximum must be above 0")
+            created = launch.create_resource_link(
+                session,
+                tenant_id=tenant_ref.id,
+                deployment=deployment,
+                class_sourced_id=class_id,
+                title=title,
+                url=url,
+                custom=_custom(custom),
+                placement=placement,
+                line_item=(
+                    {"scoreMaximum": score_maximum, "label": title}
+                    if score_maximum is not None
+                    else None
+                ),
+            )
+            result = {
+                "resource_link_id": created.id,
+                "deployment_id": deployment.deployment_id,
+                "line_item_id": created.line_item_id,
+                "launch_path": f"/lti/launch/{created.id}",
+            }
+    except (RegistryError, TenantError, launch.LaunchError) as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"placed {title}: {result['launch_path']}", highlight=False)
 
 
 @tool_app.command("registration-token")
