@@ -314,3 +314,20 @@ def test_malformed_parameters_are_400_not_422(
 
     sign_in(client, container, BOARD_CODE, people.teacher)
     assert client.get(f"/lti/deep-linking/start?client_id={tool}").status_code == 400
+
+
+def test_expired_one_time_values_and_tokens_are_purged(
+    client: TestClient, container: Container, people: People, tool: str, tool_key: RSAKey
+) -> None:
+    from tsunagu.lti.launch import purge_expired, use_once
+    from tsunagu.lti.models import AccessToken, UsedValue
+
+    assert use_once(container, "nonce", "old", 60)
+    assert not use_once(container, "nonce", "old", 60)  # still remembered
+    bearer(client, tool_key, tool, v.SCOPE_NRPS)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    with container.database.transaction() as session:
+        assert purge_expired(session, later) >= 3  # the nonce, the jti, the token
+    with container.database.session() as session:
+        assert session.scalar(select(UsedValue.value)) is None
+        assert session.scalar(select(AccessToken.token_hash)) is None

@@ -24,11 +24,11 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,15 @@ from tsunagu.container import Container
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.lti import vocabulary as v
 from tsunagu.lti.keys import sign_jwt
-from tsunagu.lti.models import TOOL_ACTIVE, Deployment, LineItem, ResourceLink, Tool, UsedValue
+from tsunagu.lti.models import (
+    TOOL_ACTIVE,
+    AccessToken,
+    Deployment,
+    LineItem,
+    ResourceLink,
+    Tool,
+    UsedValue,
+)
 from tsunagu.lti.registry import deployment_for, platform_guid
 from tsunagu.lti.sealing import SealError, open_json, seal_json
 from tsunagu.lti.statements import launched_statement
@@ -488,6 +496,8 @@ def use_once(container: Container, kind: str, value: str, expires_in: int) -> bo
     try:
         with container.database.transaction() as session:
             session.add(UsedValue(kind=kind, value=value, expires_at=expires))
+            if secrets.randbelow(PURGE_EVERY) == 0:
+                purge_expired(session, now)
         return True
     except IntegrityError:
         pass
@@ -499,6 +509,19 @@ def use_once(container: Container, kind: str, value: str, expires_in: int) -> bo
             .values(expires_at=expires)
         )
         return bool(getattr(updated, "rowcount", 0))
+
+
+#: About one use in this many also deletes expired one-time values and access tokens (an
+#: index on ``expires_at`` makes it cheap), so the tables stay the size of a few minutes' traffic.
+PURGE_EVERY = 500
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> int:
+    """Delete expired one-time values and access tokens; how many rows went."""
+    now = now or utcnow()
+    gone = session.execute(delete(UsedValue).where(UsedValue.expires_at < now))
+    tokens = session.execute(delete(AccessToken).where(AccessToken.expires_at < now))
+    return int(getattr(gone, "rowcount", 0) or 0) + int(getattr(tokens, "rowcount", 0) or 0)
 
 
 _GUIDS: dict[tuple[int, int], str] = {}
