@@ -161,16 +161,17 @@ async def register(request: Request, container: ContainerDep) -> JSONResponse:
             {"error": "invalid_token", "error_description": "Bearer registration token required"},
             status_code=401,
         )
+    raw = await _limited_body(request, 65536)
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw) if raw is not None else None
     except (ValueError, UnicodeDecodeError):
-        return JSONResponse(
-            {"error": "invalid_client_metadata", "error_description": "body is not JSON"},
-            status_code=400,
-        )
+        body = None
     if not isinstance(body, dict):
         return JSONResponse(
-            {"error": "invalid_client_metadata", "error_description": "body must be an object"},
+            {
+                "error": "invalid_client_metadata",
+                "error_description": "the body must be a JSON object of at most 64 KiB",
+            },
             status_code=400,
         )
 
@@ -367,8 +368,8 @@ async def token(request: Request, container: ContainerDep) -> JSONResponse:
             status_code=400,
             headers=_NO_STORE,
         )
-    body = (await request.body())[:16384]
-    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    body = await _limited_body(request, 16384)
+    form = dict(parse_qsl((body or b"").decode("utf-8", "replace"), keep_blank_values=True))
     try:
         issued = await run_in_threadpool(tokens.issue_token, container, form)
     except tokens.TokenError as exc:
@@ -439,9 +440,20 @@ async def _run_service(handler: Callable[[], Response]) -> Response:
         return _problem(exc.status, exc.message)
 
 
+async def _limited_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (stops reading there)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
 async def _json_body(request: Request) -> Any:
+    raw = await _limited_body(request, 65536)
     try:
-        return json.loads(await request.body())
+        return json.loads(raw) if raw is not None else None
     except (ValueError, UnicodeDecodeError):
         return None
 
