@@ -36,8 +36,7 @@ def problems(unit: Unit) -> list[tuple[int, int, int]]:
     for _ in range(PROBLEMS_PER_UNIT):
         a, b = rng.randint(unit.low, unit.high), rng.randint(unit.low, unit.high)
         if unit.operator == "-":
-            a, b = max(a, b) + b, b
-            a = a if a - b >= 0 else b
+            a = max(a, b) + b  # no negative answers in 小学校 ひき算
         answer = {"+": a + b, "-": a - b, "×": a * b}[unit.operator]
         out.append((a, b, answer))
     return out
