@@ -2,7 +2,7 @@
 
     python bench/launch.py                      # SQLite, 2,000 launches
     python bench/launch.py --postgres           # the local PostgreSQL (a throwaway schema)
-    python bench/launch.py --launches 5000 --workers 2
+    python bench/launch.py --servers 2         # two app processes (a load balancer's view)
 
 The platform runs as its own process (uvicorn) on the demo municipality (つなぐ市, ~600 pupils).
 Each launch is what a pupil's browser does: ``GET /lti/launch/<link>`` (the portal starts the
@@ -142,21 +142,30 @@ async def one_launch(client: httpx.AsyncClient, user: str, link: str) -> float:
     return time.perf_counter() - started
 
 
-async def run(base: str, pairs: list[tuple[str, str]], launches: int) -> tuple[float, list[float]]:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        for user, link in pairs[:CONCURRENCY]:  # warm-up: principal cache, key cache, pools
-            await one_launch(client, user, link)
+async def run(
+    bases: list[str], pairs: list[tuple[str, str]], launches: int
+) -> tuple[float, list[float]]:
+    clients = [httpx.AsyncClient(base_url=base, timeout=60) for base in bases]
+    try:
+        for client in clients:  # warm-up: principal cache, key cache, pools
+            for user, link in pairs[:CONCURRENCY]:
+                await one_launch(client, user, link)
         latencies: list[float] = []
         counter = iter(range(launches))
 
-        async def worker() -> None:
+        async def worker(number: int) -> None:
+            # Each worker stays on one server, as a browser does behind a load balancer.
+            client = clients[number % len(clients)]
             for i in counter:
                 user, link = pairs[i % len(pairs)]
                 latencies.append(await one_launch(client, user, link))
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
         return time.perf_counter() - started, latencies
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -168,6 +177,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=2000)
     parser.add_argument("--postgres", action="store_true", help="use the local PostgreSQL")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="app processes (one port each), default 1"
+    )
     parser.add_argument("--serve", nargs=3, metavar=("URL", "VAR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -199,23 +211,27 @@ def main() -> None:
         try:
             migrate.upgrade(url)
             pairs = prepare(url, var_dir, port)
-            server = subprocess.Popen(
-                [sys.executable, __file__, "--serve", url, str(var_dir), str(port)]
-            )
+            ports = [port] + [free_port() for _ in range(args.servers - 1)]
+            servers = [
+                subprocess.Popen([sys.executable, __file__, "--serve", url, str(var_dir), str(p)])
+                for p in ports
+            ]
             try:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    try:
-                        httpx.get(f"http://127.0.0.1:{port}/lti/jwks", timeout=1)
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.2)
+                for p in ports:
+                    deadline = time.monotonic() + 30
+                    while time.monotonic() < deadline:
+                        try:
+                            httpx.get(f"http://127.0.0.1:{p}/lti/jwks", timeout=1)
+                            break
+                        except httpx.HTTPError:
+                            time.sleep(0.2)
                 elapsed, latencies = asyncio.run(
-                    run(f"http://127.0.0.1:{port}", pairs, args.launches)
+                    run([f"http://127.0.0.1:{p}" for p in ports], pairs, args.launches)
                 )
             finally:
-                server.terminate()
-                server.wait(10)
+                for server in servers:
+                    server.terminate()
+                    server.wait(10)
         finally:
             if schema is not None:
                 with admin.begin() as connection:
@@ -225,15 +241,19 @@ def main() -> None:
         "benchmark": "lti_launch",
         "database": "postgresql" if args.postgres else "sqlite",
         "concurrency": CONCURRENCY,
+        "servers": args.servers,
         "launches": len(latencies),
         "launches_per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "cpus": os.cpu_count(),
+        # Other work on the machine skews the figures: the load when the run ended.
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print(f"{'database':<22}{figures['database']}")
     print(f"{'concurrency':<22}{CONCURRENCY}")
+    print(f"{'app processes':<22}{args.servers}")
     print(f"{'launches':<22}{figures['launches']}")
     print(f"{'launches per second':<22}{figures['launches_per_second']}")
     print(f"{'p50 latency (ms)':<22}{figures['p50_ms']}")
