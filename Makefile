@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The sample LTI tool (計算ドリル) runs beside the portal on localhost:8001 and stops with it.
 run: install
 	$(BIN)/tsunagu demo setup
+	$(BIN)/python -m tsunagu_sample_tool --config var/drill_tool/config.json --port 8001 & \
+	TOOL=$$!; trap 'kill $$TOOL' EXIT INT TERM; \
 	$(BIN)/tsunagu serve --host 127.0.0.1 --port 8000
 
 test: install

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from tsunagu.identity.routes import router as identity_router
     from tsunagu.lrs.alternate import AlternateRequestSyntax
     from tsunagu.lrs.routes import router as lrs_router
+    from tsunagu.lti.routes import router as lti_router
     from tsunagu.oauth.routes import router as oauth_router
     from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(oauth_router)
     app.include_router(rostering_router)
     app.include_router(lrs_router)
+    app.include_router(lti_router)
     # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
     app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)
@@ -65,7 +67,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 
 #: Machine interfaces authenticate every request with a credential, never with cookies.
-_MACHINE_PREFIXES = ("/xapi", "/oauth/", "/ims/")
+#: LTI endpoints that tools post to from their own site: each request is bound to its person and
+#: purpose by a signed JWT, a sealed value or a bearer token, never by the session cookie.
+_MACHINE_PREFIXES = (
+    "/xapi",
+    "/oauth/",
+    "/ims/",
+    "/lti/token",
+    "/lti/register",
+    "/lti/services/",
+    "/lti/authorize",
+    "/lti/deep-linking/return",
+)
 #: Sign-in forms are CSRF-checked even from a browser that has no cookie yet (login CSRF).
 _ALWAYS_PROTECT = {"/signin", "/signin/qr", "/signin/totp", "/signout"}
 

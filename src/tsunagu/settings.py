@@ -131,6 +131,36 @@ class Settings(BaseSettings):
     )
     oidc_jwks_cache_seconds: int = Field(default=3600, ge=0)
     oidc_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    lti_platform_name: str = Field(
+        default="つなぐ学習eポータル",
+        description="The portal name in the LTI tool_platform claim and xAPI context.platform.",
+    )
+    lti_id_token_lifetime_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=600,
+        description="Lifetime of LTI id_tokens (tools reject tokens older than about 10 minutes).",
+    )
+    lti_access_token_lifetime_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        description="Lifetime of the access tokens tools get for NRPS and AGS (short on purpose).",
+    )
+    lti_key_publish_lead_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description=(
+            "How long a new platform key must have been published in the JWKS before rotation "
+            "lets it sign (tools cache JWKS)."
+        ),
+    )
+    lti_nrps_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Members per NRPS page when the tool gives no limit.",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

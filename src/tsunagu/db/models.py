@@ -3,6 +3,7 @@
 from tsunagu.audit import models as audit_models
 from tsunagu.identity import models as identity_models
 from tsunagu.lrs import models as lrs_models
+from tsunagu.lti import models as lti_models
 from tsunagu.oauth import models as oauth_models
 from tsunagu.roster import models as roster_models
 from tsunagu.tenancy import models as tenancy_models
@@ -11,6 +12,7 @@ __all__ = [
     "audit_models",
     "identity_models",
     "lrs_models",
+    "lti_models",
     "oauth_models",
     "roster_models",
     "tenancy_models",

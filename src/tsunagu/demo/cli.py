@@ -35,6 +35,8 @@ def setup(
                     {"role": a.role, "username": a.username, "name": a.name}
                     for a in result.accounts
                 ],
+                "lti_tool": result.tool_client_id,
+                "lti_tool_config": str(result.tool_config) if result.tool_config else None,
             }
         )
         return

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tsunagu.container import Container
 from tsunagu.db import migrate
+from tsunagu.lti.demo import setup_demo_tool
 from tsunagu.roster.generator import DISTRICT_NAME, GeneratorConfig, generate_roster
 from tsunagu.roster.importer import import_roster
 from tsunagu.roster.models import User
@@ -42,6 +43,9 @@ class DemoResult:
     users: int
     #: People a newcomer can sign in as, with :data:`DEMO_PASSWORD`.
     accounts: tuple[DemoAccount, ...] = field(default=())
+    #: The sample LTI tool's client_id and the config file its process reads.
+    tool_client_id: str | None = None
+    tool_config: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,7 @@ def setup_demo(
             tenant = tenancy.create_tenant(session, DEMO_TENANT_CODE, DEMO_TENANT_NAME)
             created = True
     if _user_count(container, tenant.id):
+        tool = setup_demo_tool(container, tenant.code)
         return DemoResult(
             tenant.code,
             tenant.name,
@@ -143,6 +148,8 @@ def setup_demo(
             None,
             _user_count(container, tenant.id),
             _demo_accounts(container, tenant.code, tenant.id),
+            tool.client_id,
+            tool.config_path,
         )
 
     # Regenerated every time it is needed (under a second): a package left by an older version
@@ -153,6 +160,7 @@ def setup_demo(
     if not outcome.accepted:
         problems = "; ".join(str(p) for p in outcome.errors[:5])
         raise DemoSetupError(f"the demo roster {package} was refused: {problems}")
+    tool = setup_demo_tool(container, tenant.code)
     return DemoResult(
         tenant.code,
         tenant.name,
@@ -160,4 +168,6 @@ def setup_demo(
         package,
         _user_count(container, tenant.id),
         _demo_accounts(container, tenant.code, tenant.id),
+        tool.client_id,
+        tool.config_path,
     )
