@@ -4,5 +4,6 @@ from tsunagu.lrs import models as lrs_models
 from tsunagu.oauth import models as oauth_models
 from tsunagu.roster import models as roster_models
 from tsunagu.tenancy import models as tenancy_models
+from tsunagu.timetable import models as timetable_models
 
-__all__ = ["lrs_models", "oauth_models", "roster_models", "tenancy_models"]
+__all__ = ["lrs_models", "oauth_models", "roster_models", "tenancy_models", "timetable_models"]
