@@ -18,7 +18,8 @@ from tsunagu.container import Container
 from tsunagu.http import get_container
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.identity.web import require_principal
-from tsunagu.portal import activity, materials, roster_upload
+from tsunagu.portal import activity, materials
+from tsunagu.portal import roster_upload as uploads
 from tsunagu.portal import service as portal
 from tsunagu.portal.activity import N_
 from tsunagu.timetable import policy
@@ -444,8 +445,8 @@ def roster_upload(
 ) -> Response:
     _roster_admin(principal)
     try:
-        upload = roster_upload.receive(container, principal, package.file, package.filename or "")
-    except roster_upload.UploadRefused as exc:
+        upload = uploads.receive(container, principal, package.file, package.filename or "")
+    except uploads.UploadRefused as exc:
         return page(
             request, principal, "portal/roster_upload.html", {"error": str(exc)}, status_code=400
         )
@@ -457,7 +458,7 @@ def roster_upload_result(
     token: str, request: Request, container: ContainerDep, principal: PrincipalDep
 ) -> Response:
     _roster_admin(principal)
-    upload = roster_upload.load(container, principal, token)
+    upload = uploads.load(container, principal, token)
     if upload is None:
         raise HTTPException(status_code=404, detail="見つかりません。")
     return page(request, principal, "portal/roster_result.html", {"upload": upload})
@@ -466,10 +467,10 @@ def roster_upload_result(
 @router.post("/admin/roster/uploads/{token}/apply", response_class=HTMLResponse)
 def roster_apply(token: str, container: ContainerDep, principal: PrincipalDep) -> Response:
     _roster_admin(principal)
-    upload = roster_upload.load(container, principal, token)
+    upload = uploads.load(container, principal, token)
     if upload is None:
         raise HTTPException(status_code=404, detail="見つかりません。")
-    roster_upload.apply(container, principal, upload)
+    uploads.apply(container, principal, upload)
     return RedirectResponse(f"/admin/roster/uploads/{token}", status_code=303)
 
 
@@ -478,7 +479,7 @@ def roster_problem_report(
     token: str, container: ContainerDep, principal: PrincipalDep
 ) -> Response:
     _roster_admin(principal)
-    upload = roster_upload.load(container, principal, token)
+    upload = uploads.load(container, principal, token)
     if upload is None:
         raise HTTPException(status_code=404, detail="見つかりません。")
     return FileResponse(
