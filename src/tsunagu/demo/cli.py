@@ -30,6 +30,16 @@ def setup(
                 "tenant_created": result.tenant_created,
                 "imported": str(result.imported_package) if result.imported_package else None,
                 "users": result.users,
+                "portal": (
+                    {
+                        "classes": result.portal.classes,
+                        "timetable_slots": result.portal.slots,
+                        "notices": result.portal.notices,
+                        "statements": result.portal.statements,
+                    }
+                    if result.portal
+                    else None
+                ),
             }
         )
         return
@@ -41,3 +51,8 @@ def setup(
     console.print(
         f"demo tenant {result.tenant_code} {result.tenant_name}: {state}, {result.users:,} users"
     )
+    if result.portal:
+        console.print(
+            f"portal: {result.portal.classes} classes with timetables ({result.portal.slots} "
+            f"periods), {result.portal.notices} notices, {result.portal.statements:,} statements"
+        )

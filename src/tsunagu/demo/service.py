@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tsunagu.container import Container
 from tsunagu.db import migrate
+from tsunagu.demo.portal_data import DemoPortalResult, seed_portal
 from tsunagu.roster.generator import DISTRICT_NAME, GeneratorConfig, generate_roster
 from tsunagu.roster.importer import import_roster
 from tsunagu.roster.models import User
@@ -40,6 +42,8 @@ class DemoResult:
     #: The package imported by this run, or None when the tenant already had a roster.
     imported_package: Path | None
     users: int
+    #: What was seeded for the portal by this run (None when it already had timetables).
+    portal: DemoPortalResult | None = None
 
 
 def demo_package_path(container: Container) -> Path:
@@ -68,8 +72,9 @@ def setup_demo(
             tenant = tenancy.create_tenant(session, DEMO_TENANT_CODE, DEMO_TENANT_NAME)
             created = True
     if _user_count(container, tenant.id):
+        portal = _seed_portal(container, tenant.id)
         return DemoResult(
-            tenant.code, tenant.name, created, None, _user_count(container, tenant.id)
+            tenant.code, tenant.name, created, None, _user_count(container, tenant.id), portal
         )
 
     # Regenerated every time it is needed (under a second): a package left by an older version
@@ -80,4 +85,15 @@ def setup_demo(
     if not outcome.accepted:
         problems = "; ".join(str(p) for p in outcome.errors[:5])
         raise DemoSetupError(f"the demo roster {package} was refused: {problems}")
-    return DemoResult(tenant.code, tenant.name, created, package, _user_count(container, tenant.id))
+    portal = _seed_portal(container, tenant.id)
+    return DemoResult(
+        tenant.code, tenant.name, created, package, _user_count(container, tenant.id), portal
+    )
+
+
+def _seed_portal(container: Container, tenant_id: int) -> DemoPortalResult | None:
+    """Timetables, notices and study activity, once (a demo someone has edited is left alone)."""
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(container.settings.portal_timezone)).date()
+    return seed_portal(container, tenant_id, today=today)
