@@ -125,9 +125,7 @@ def page(context: BrowserContext) -> Page:
 def sign_in_browser(context: BrowserContext, server: LiveServer, user_sourced_id: str) -> None:
     """Sign the browser in as a roster user (test-only cookie; see the module docstring)."""
     context.clear_cookies()
-    context.add_cookies(
-        [{"name": TEST_USER_COOKIE, "value": user_sourced_id, "url": server.url}]
-    )
+    context.add_cookies([{"name": TEST_USER_COOKIE, "value": user_sourced_id, "url": server.url}])
 
 
 def screenshot(page: Page, request: pytest.FixtureRequest, name: str) -> Path:

@@ -48,7 +48,18 @@ def portal_roster() -> Rows:
     )
     people = [
         ("y1", "小林", "あおい", "コバヤシ", "アオイ", "student", "P1", ELEM, CLASS_1_1, "1"),
-        ("admin", "中村", "誠", "ナカムラ", "マコト", "districtAdministrator", "", DISTRICT, None, ""),
+        (
+            "admin",
+            "中村",
+            "誠",
+            "ナカムラ",
+            "マコト",
+            "districtAdministrator",
+            "",
+            DISTRICT,
+            None,
+            "",
+        ),
     ]
     for number, (label, family, given, kfam, kgiv, role, grade, org, klass, no) in enumerate(
         people, start=50

@@ -13,17 +13,24 @@ from tsunagu.roster.models import Class, Enrollment
 def test_demo_has_timetables_notices_and_activity(container: Container) -> None:
     first = setup_demo(container)
     assert first.portal is not None
-    assert first.portal.slots > 100 and first.portal.notices > 0
+    assert first.portal.slots > 100
+    assert first.portal.notices > 0
     assert first.portal.statements > 500
     assert setup_demo(container).portal is None  # seeded once, then left alone
 
     with container.database.session() as session:
         pupil = session.scalar(
             select(Enrollment.user_sourced_id)
-            .join(Class, and_(Class.tenant_id == Enrollment.tenant_id,
-                              Class.sourced_id == Enrollment.class_sourced_id))  # fmt: skip
-            .where(Enrollment.role == "student", Class.class_type == "homeroom",
-                   Class.grades == "P5")  # fmt: skip
+            .join(
+                Class,
+                and_(
+                    Class.tenant_id == Enrollment.tenant_id,
+                    Class.sourced_id == Enrollment.class_sourced_id,
+                ),
+            )
+            .where(
+                Enrollment.role == "student", Class.class_type == "homeroom", Class.grades == "P5"
+            )
             .order_by(Enrollment.user_sourced_id)
             .limit(1)
         )
@@ -33,7 +40,8 @@ def test_demo_has_timetables_notices_and_activity(container: Container) -> None:
         home = client.get("/home")
         assert home.status_code == 200
         week = home.text.split('id="week"', 1)[1]
-        assert "算数" in week and "国語" in week
+        assert "算数" in week
+        assert "国語" in week
         recent = home.text.split('id="recent"', 1)[1].split("</ul>", 1)[0]
         assert "<li>" in recent
         assert "ひなんくんれん" in home.text

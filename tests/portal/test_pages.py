@@ -71,7 +71,8 @@ def test_learner_sees_today_launches_and_sees_it_in_recent(
     home = client.get("/home")
     assert home.status_code == 200
     today = home.text.split('id="today"', 1)[1].split("</ol>", 1)[0]
-    assert "算数" in today and "分数のたし算" in today
+    assert "算数" in today
+    assert "分数のたし算" in today
     assert 'href="/launch/rl-frac-1"' in today
     assert "まだありません" in home.text.split('id="recent-heading"', 1)[1]
 
@@ -81,14 +82,18 @@ def test_learner_sees_today_launches_and_sees_it_in_recent(
 
     again = client.get("/home")
     recent = again.text.split('id="recent"', 1)[1].split("</ul>", 1)[0]
-    assert "分数ドリル1" in recent and "開いた" in recent
+    assert "分数ドリル1" in recent
+    assert "開いた" in recent
     record = client.get("/record")
-    assert "分数ドリル1" in record.text and "算数" in record.text and "さくさくドリル" in record.text
+    assert "分数ドリル1" in record.text
+    assert "算数" in record.text
+    assert "さくさくドリル" in record.text
 
     # The teacher sees who launched what in the class activity view.
     sign_in(client, container, BOARD_CODE, TEACHER)
     view = client.get(f"/teach/classes/{CLASS_5_1}/activity")
-    assert "山田 太郎" in view.text and "分数ドリル1" in view.text
+    assert "山田 太郎" in view.text
+    assert "分数ドリル1" in view.text
 
 
 def test_learner_cannot_launch_another_class_material(
@@ -135,7 +140,8 @@ def test_teacher_posts_notice_learner_sees_it(client: TestClient, container: Con
         data={"audience": "class", "class_sourced_id": CLASS_5_1, "title": "x",
               "starts_on": "2026-13-01", "ends_on": today.isoformat()},
     )  # fmt: skip
-    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
+    assert bad.status_code == 400
+    assert "YYYY-MM-DD" in bad.text
     sign_in(client, container, BOARD_CODE, PUPIL)
     assert "あしたは遠足です" in client.get("/home").text
     sign_in(client, container, BOARD_CODE, YOUNG)
@@ -145,9 +151,7 @@ def test_teacher_posts_notice_learner_sees_it(client: TestClient, container: Con
 def test_other_teacher_gets_403(client: TestClient, container: Container) -> None:
     sign_in(client, container, BOARD_CODE, TEACHER_JUNIOR)
     assert client.get(f"/teach/classes/{CLASS_5_1}").status_code == 403
-    denied = client.post(
-        f"/teach/classes/{CLASS_5_1}/timetable/1/1", data={"subject": "算数"}
-    )
+    denied = client.post(f"/teach/classes/{CLASS_5_1}/timetable/1/1", data={"subject": "算数"})
     assert denied.status_code == 403
     sign_in(client, container, BOARD_CODE, PUPIL)
     assert client.get("/teach").status_code == 403
@@ -166,12 +170,15 @@ def test_class_roster_lists_numbers_and_kana(client: TestClient, container: Cont
 def test_english_on_request_and_by_choice(client: TestClient, container: Container) -> None:
     sign_in(client, container, BOARD_CODE, PUPIL)
     japanese = client.get("/home")
-    assert '<html lang="ja">' in japanese.text and "今日の時間割" in japanese.text
+    assert '<html lang="ja">' in japanese.text
+    assert "今日の時間割" in japanese.text
     english = client.get("/home", headers={"Accept-Language": "en-US,en;q=0.9,ja;q=0.5"})
-    assert '<html lang="en">' in english.text and "Today&#39;s timetable" in english.text
+    assert '<html lang="en">' in english.text
+    assert "Today&#39;s timetable" in english.text
     chosen = client.post("/lang", data={"language": "ja", "next": "https://evil.example/"},
                          follow_redirects=False)  # fmt: skip
-    assert chosen.status_code == 303 and chosen.headers["location"] == "/"
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == "/"
     assert "今日の時間割" in client.get("/home", headers={"Accept-Language": "en"}).text
     assert client.post("/lang", data={"language": "fr"}).status_code == 400
 
@@ -206,7 +213,8 @@ def test_admin_roster_upload_error_fix_import(
     review = client.get(upload.headers["location"])
     assert "エラーが" in review.text
     problem_rows = review.text.split('id="problems"', 1)[1].split("</table>", 1)[0]
-    assert "users.csv" in problem_rows and "userMasterIdentifier" in problem_rows
+    assert "users.csv" in problem_rows
+    assert "userMasterIdentifier" in problem_rows
     assert "not-a-uuid" in problem_rows
     assert "/apply" not in review.text  # no import button for a refused package
     report = client.get(upload.headers["location"] + "/problems.csv")
@@ -234,7 +242,8 @@ def test_admin_roster_upload_error_fix_import(
 def test_upload_refuses_non_zip(client: TestClient, container: Container) -> None:
     sign_in(client, container, BOARD_CODE, BOARD_ADMIN)
     response = client.post("/admin/roster", files={"package": ("x.csv", b"a,b", "text/csv")})
-    assert response.status_code == 400 and "ZIP" in response.text
+    assert response.status_code == 400
+    assert "ZIP" in response.text
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(client: TestClient) -> None:

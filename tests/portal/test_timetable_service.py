@@ -46,10 +46,11 @@ def test_teacher_edits_own_class_only(board: Container) -> None:
     other = principal(board, TEACHER_JUNIOR)
     with board.database.transaction() as session:
         slot = timetable.save_slot(session, teacher, CLASS_5_1, 2, 3, " 算数 ", "分数", now=NOW)
-        assert slot is not None and slot.subject == "算数"
-        with pytest.raises(timetable.PermissionDenied):
+        assert slot is not None
+        assert slot.subject == "算数"
+        with pytest.raises(timetable.PermissionDeniedError):
             timetable.save_slot(session, other, CLASS_5_1, 2, 3, "国語", "", now=NOW)
-        with pytest.raises(timetable.PermissionDenied):
+        with pytest.raises(timetable.PermissionDeniedError):
             timetable.place_material(session, other, slot.id, "rl-1", "x", now=NOW)
     with board.database.session() as session:
         week = timetable.week(session, teacher.tenant_id, CLASS_5_1)
@@ -60,15 +61,17 @@ def test_teacher_edits_own_class_only(board: Container) -> None:
 def test_slot_validation_and_clearing(board: Container) -> None:
     teacher = principal(board, TEACHER)
     with board.database.transaction() as session:
-        with pytest.raises(timetable.InvalidInput) as bad_day:
+        with pytest.raises(timetable.InvalidInputError) as bad_day:
             timetable.save_slot(session, teacher, CLASS_5_1, 7, 1, "算数", "", now=NOW)
         assert bad_day.value.field == "weekday"
-        with pytest.raises(timetable.InvalidInput) as too_long:
+        with pytest.raises(timetable.InvalidInputError) as too_long:
             timetable.save_slot(session, teacher, CLASS_5_1, 1, 1, "あ" * 41, "", now=NOW)
         assert too_long.value.field == "subject"
         slot = timetable.save_slot(session, teacher, CLASS_5_1, 1, 1, "国語", "", now=NOW)
         assert slot is not None
-        timetable.place_material(session, teacher, slot.id, "rl-1", "音読カード", "デジタル教科書", now=NOW)
+        timetable.place_material(
+            session, teacher, slot.id, "rl-1", "音読カード", "デジタル教科書", now=NOW
+        )
         assert timetable.save_slot(session, teacher, CLASS_5_1, 1, 1, "", "", now=NOW) is None
     with board.database.session() as session:
         assert timetable.week(session, teacher.tenant_id, CLASS_5_1) == {}
@@ -96,12 +99,12 @@ def test_notices_reach_the_right_learners(board: Container) -> None:
             grade=None, title="来週", body="", starts_on=date(2026, 12, 1),
             ends_on=date(2026, 12, 2), now=NOW,
         )  # fmt: skip
-        with pytest.raises(timetable.PermissionDenied):
+        with pytest.raises(timetable.PermissionDeniedError):
             timetable.post_notice(
                 session, teacher, audience="class", school_sourced_id="",
                 class_sourced_id=CLASS_J1, grade=None, title="x", **common,
             )  # fmt: skip
-        with pytest.raises(timetable.InvalidInput):
+        with pytest.raises(timetable.InvalidInputError):
             timetable.post_notice(
                 session, teacher, audience="school", school_sourced_id=ELEM,
                 class_sourced_id=None, grade=None, title="x", body="",

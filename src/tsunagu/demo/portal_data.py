@@ -34,18 +34,40 @@ MIDDLE = ["国語", "算数", "理科", "社会", "音楽", "図工", "体育", 
 JUNIOR = ["国語", "数学", "英語", "理科", "社会", "音楽", "美術", "保健体育", "技術", "道徳"]
 #: (subject, grade) → unit title; young classes' units in hiragana, as their worksheets are.
 UNITS: dict[tuple[str, str], str] = {
-    ("国語", "P1"): "ひらがなを かこう", ("算数", "P1"): "たしざん", ("生活", "P1"): "がっこう たんけん",
-    ("国語", "P2"): "スイミー", ("算数", "P2"): "かけざん", ("生活", "P2"): "やさいを そだてよう",
-    ("国語", "P3"): "ちいちゃんのかげおくり", ("算数", "P3"): "わり算", ("国語", "P4"): "ごんぎつね",
-    ("算数", "P4"): "小数のしくみ", ("理科", "P4"): "電気のはたらき", ("社会", "P4"): "ごみのしょり",
-    ("国語", "P5"): "大造じいさんとガン", ("算数", "P5"): "分数のたし算とひき算",
-    ("理科", "P5"): "流れる水のはたらき", ("社会", "P5"): "日本の工業",
-    ("国語", "P6"): "やまなし", ("算数", "P6"): "比例と反比例", ("理科", "P6"): "てこのはたらき",
-    ("社会", "P6"): "日本の歴史", ("数学", "J1"): "正負の数", ("英語", "J1"): "Unit 3 My Town",
-    ("数学", "J2"): "連立方程式", ("数学", "J3"): "二次方程式", ("理科", "J2"): "電流と磁界",
-}  # fmt: skip
-TOOLS = {"算数": "さくさくドリル", "数学": "さくさくドリル", "国語": "デジタル教科書",
-         "英語": "デジタル教科書", "理科": "しらべ学習ノート", "社会": "しらべ学習ノート"}  # fmt: skip
+    ("国語", "P1"): "ひらがなを かこう",
+    ("算数", "P1"): "たしざん",
+    ("生活", "P1"): "がっこう たんけん",
+    ("国語", "P2"): "スイミー",
+    ("算数", "P2"): "かけざん",
+    ("生活", "P2"): "やさいを そだてよう",
+    ("国語", "P3"): "ちいちゃんのかげおくり",
+    ("算数", "P3"): "わり算",
+    ("国語", "P4"): "ごんぎつね",
+    ("算数", "P4"): "小数のしくみ",
+    ("理科", "P4"): "電気のはたらき",
+    ("社会", "P4"): "ごみのしょり",
+    ("国語", "P5"): "大造じいさんとガン",
+    ("算数", "P5"): "分数のたし算とひき算",
+    ("理科", "P5"): "流れる水のはたらき",
+    ("社会", "P5"): "日本の工業",
+    ("国語", "P6"): "やまなし",
+    ("算数", "P6"): "比例と反比例",
+    ("理科", "P6"): "てこのはたらき",
+    ("社会", "P6"): "日本の歴史",
+    ("数学", "J1"): "正負の数",
+    ("英語", "J1"): "Unit 3 My Town",
+    ("数学", "J2"): "連立方程式",
+    ("数学", "J3"): "二次方程式",
+    ("理科", "J2"): "電流と磁界",
+}
+TOOLS = {
+    "算数": "さくさくドリル",
+    "数学": "さくさくドリル",
+    "国語": "デジタル教科書",
+    "英語": "デジタル教科書",
+    "理科": "しらべ学習ノート",
+    "社会": "しらべ学習ノート",
+}
 
 
 @dataclass(frozen=True)
@@ -68,25 +90,37 @@ def seed_portal(container: Container, tenant_id: int, *, today: date) -> DemoPor
     """Seed the demo's timetables, notices and activity; None when already seeded."""
     with container.database.session() as session:
         if session.scalar(
-            select(func.count()).select_from(TimetableSlot).where(TimetableSlot.tenant_id == tenant_id)
+            select(func.count())
+            .select_from(TimetableSlot)
+            .where(TimetableSlot.tenant_id == tenant_id)
         ):
             return None
         classes = session.execute(
-            select(Class.sourced_id, Class.school_sourced_id, Class.grades).where(
+            select(Class.sourced_id, Class.school_sourced_id, Class.grades)
+            .where(
                 Class.tenant_id == tenant_id, Class.status == ACTIVE, Class.class_type == "homeroom"
-            ).order_by(Class.sourced_id)
+            )
+            .order_by(Class.sourced_id)
         ).all()
         pupils = session.execute(
             select(Enrollment.class_sourced_id, User.user_master_identifier)
-            .join(User, and_(User.tenant_id == Enrollment.tenant_id,
-                             User.sourced_id == Enrollment.user_sourced_id))  # fmt: skip
-            .where(Enrollment.tenant_id == tenant_id, Enrollment.role == "student",
-                   Enrollment.status == ACTIVE)  # fmt: skip
+            .join(
+                User,
+                and_(
+                    User.tenant_id == Enrollment.tenant_id,
+                    User.sourced_id == Enrollment.user_sourced_id,
+                ),
+            )
+            .where(
+                Enrollment.tenant_id == tenant_id,
+                Enrollment.role == "student",
+                Enrollment.status == ACTIVE,
+            )
         ).all()
     members: dict[str, list[str]] = {}
     for class_id, umi in pupils:
         members.setdefault(class_id, []).append(umi)
-    rng = random.Random(20260401)
+    rng = random.Random(20260401)  # noqa: S311  (demo data, reproducible on purpose)
     now = datetime.now(UTC)
     base = container.settings.base_url.rstrip("/")
     slot_count = notice_count = 0
@@ -104,10 +138,15 @@ def seed_portal(container: Container, tenant_id: int, *, today: date) -> DemoPor
                     subject = subjects[(weekday * 7 + period * 3) % len(subjects)]
                     unit = UNITS.get((subject, grade), "")
                     slot = TimetableSlot(
-                        tenant_id=tenant_id, class_sourced_id=class_id, weekday=weekday,
-                        period=period, subject=subject, unit_title=unit, updated_at=now,
+                        tenant_id=tenant_id,
+                        class_sourced_id=class_id,
+                        weekday=weekday,
+                        period=period,
+                        subject=subject,
+                        unit_title=unit,
+                        updated_at=now,
                         updated_by=None,
-                    )  # fmt: skip
+                    )
                     tool = TOOLS.get(subject)
                     if tool and unit:
                         link = f"demo-{class_id[:8]}-{subject}"
@@ -119,19 +158,52 @@ def seed_portal(container: Container, tenant_id: int, *, today: date) -> DemoPor
                     session.add(slot)
                     slot_count += 1
         for school_id, grades_here in schools.items():
-            session.add(_notice(tenant_id, "school", school_id, None, None,
-                                "あしたは ひなんくんれんです", "2時間目に 校庭へ ひなんします。",
-                                today, today + timedelta(days=1), now))  # fmt: skip
+            session.add(
+                _notice(
+                    tenant_id,
+                    "school",
+                    school_id,
+                    None,
+                    None,
+                    "あしたは ひなんくんれんです",
+                    "2時間目に 校庭へ ひなんします。",
+                    today,
+                    today + timedelta(days=1),
+                    now,
+                )
+            )
             for grade in sorted(grades_here)[:2]:
-                session.add(_notice(tenant_id, "grade", school_id, None, grade,
-                                    "しゃかいかけんがくの おしらせ", "もちものを かくにんしましょう。",
-                                    today, today + timedelta(days=6), now))  # fmt: skip
+                session.add(
+                    _notice(
+                        tenant_id,
+                        "grade",
+                        school_id,
+                        None,
+                        grade,
+                        "しゃかいかけんがくの おしらせ",
+                        "もちものを かくにんしましょう。",
+                        today,
+                        today + timedelta(days=6),
+                        now,
+                    )
+                )
                 notice_count += 1
             notice_count += 1
         for class_id, _school_id, _grades in classes[:10]:
-            session.add(_notice(tenant_id, "class", _school_id, class_id, None,
-                                "しゅくだいの プリント", "あしたまでに だしてください。",
-                                today - timedelta(days=1), today + timedelta(days=2), now))  # fmt: skip
+            session.add(
+                _notice(
+                    tenant_id,
+                    "class",
+                    _school_id,
+                    class_id,
+                    None,
+                    "しゅくだいの プリント",
+                    "あしたまでに だしてください。",
+                    today - timedelta(days=1),
+                    today + timedelta(days=2),
+                    now,
+                )
+            )
             notice_count += 1
 
     statements = 0
@@ -148,26 +220,71 @@ def seed_portal(container: Container, tenant_id: int, *, today: date) -> DemoPor
                 batch.append(_statement(base, umi, "launched", link, title, subject, unit, when))
                 if rng.random() < 0.7:
                     raw = rng.randint(5, 10)
-                    batch.append(_statement(base, umi, "completed", link, title, subject, unit,
-                                            when + timedelta(minutes=12), (raw, 10)))  # fmt: skip
+                    batch.append(
+                        _statement(
+                            base,
+                            umi,
+                            "completed",
+                            link,
+                            title,
+                            subject,
+                            unit,
+                            when + timedelta(minutes=12),
+                            (raw, 10),
+                        )
+                    )
         batch.sort(key=lambda s: s["timestamp"])
-        store_with_retry(container, tenant_id=tenant_id, credential_id=None,
-                         authority=authority, statements=batch, version=V1)  # fmt: skip
+        store_with_retry(
+            container,
+            tenant_id=tenant_id,
+            credential_id=None,
+            authority=authority,
+            statements=batch,
+            version=V1,
+        )
         statements += len(batch)
     return DemoPortalResult(len(classes), slot_count, notice_count, statements)
 
 
-def _notice(tenant_id: int, audience: str, school: str, klass: str | None, grade: str | None,
-            title: str, body: str, starts: date, ends: date, now: datetime) -> Notice:  # fmt: skip
+def _notice(
+    tenant_id: int,
+    audience: str,
+    school: str,
+    klass: str | None,
+    grade: str | None,
+    title: str,
+    body: str,
+    starts: date,
+    ends: date,
+    now: datetime,
+) -> Notice:
     return Notice(
-        tenant_id=tenant_id, audience=audience, school_sourced_id=school, class_sourced_id=klass,
-        grade=grade, title=title, body=body, starts_on=starts, ends_on=ends,
-        author_sourced_id="demo", author_name="つなぐ市 デモ", created_at=now,
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        audience=audience,
+        school_sourced_id=school,
+        class_sourced_id=klass,
+        grade=grade,
+        title=title,
+        body=body,
+        starts_on=starts,
+        ends_on=ends,
+        author_sourced_id="demo",
+        author_name="つなぐ市 デモ",
+        created_at=now,
+    )
 
 
-def _statement(base: str, umi: str, verb: str, link: str, title: str, subject: str, unit: str,
-               when: datetime, score: tuple[int, int] | None = None) -> dict[str, Any]:  # fmt: skip
+def _statement(
+    base: str,
+    umi: str,
+    verb: str,
+    link: str,
+    title: str,
+    subject: str,
+    unit: str,
+    when: datetime,
+    score: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     statement: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "actor": {"objectType": "Agent", "account": {"homePage": base, "name": umi}},
@@ -175,8 +292,10 @@ def _statement(base: str, umi: str, verb: str, link: str, title: str, subject: s
         "object": {
             "objectType": "Activity",
             "id": f"{base}/resource-links/{link}",
-            "definition": {"type": "http://adlnet.gov/expapi/activities/link",
-                           "name": {"ja-JP": title}},  # fmt: skip
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/link",
+                "name": {"ja-JP": title},
+            },
         },
         "context": {
             "language": "ja-JP",

@@ -83,9 +83,9 @@ def _is_htmx(request: Request) -> bool:
 
 
 def _fail(exc: timetable.TimetableError) -> HTTPException:
-    if isinstance(exc, timetable.PermissionDenied):
+    if isinstance(exc, timetable.PermissionDeniedError):
         return HTTPException(status_code=403, detail="この操作はできません。")
-    if isinstance(exc, timetable.NotFound):
+    if isinstance(exc, timetable.NotFoundError):
         return HTTPException(status_code=404, detail="見つかりません。")
     return HTTPException(status_code=400, detail=str(exc))
 
@@ -230,7 +230,7 @@ def save_slot(
             slot = timetable.save_slot(
                 session, principal, class_id, weekday, period, subject, unit_title, now=_now()
             )
-        except timetable.InvalidInput as exc:
+        except timetable.InvalidInputError as exc:
             klass = timetable.get_class(session, principal.tenant_id, class_id)
             return page(
                 request,
@@ -270,7 +270,7 @@ def place_material(
             material = timetable.place_material(
                 session, principal, slot_id, resource_link_id, title, tool_name, now=_now()
             )
-        except timetable.InvalidInput as exc:
+        except timetable.InvalidInputError as exc:
             raise HTTPException(status_code=400, detail=f"{exc.field}: {exc}") from exc
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
@@ -350,7 +350,7 @@ def _parse_day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise timetable.InvalidInput(field, "日付を YYYY-MM-DD で入力してください。") from exc
+        raise timetable.InvalidInputError(field, "日付を YYYY-MM-DD で入力してください。") from exc
 
 
 @router.post("/teach/notices", response_class=HTMLResponse)
@@ -383,7 +383,7 @@ def post_notice(
                 ends_on=_parse_day(ends_on, "ends_on"),
                 now=_now(),
             )
-    except timetable.InvalidInput as exc:
+    except timetable.InvalidInputError as exc:
         with container.database.session() as session:
             context = _notices_context(session, container, principal)
         context["error"] = exc
@@ -425,7 +425,9 @@ def admin_home(request: Request, principal: PrincipalDep) -> Response:
 
 def _roster_admin(principal: Principal) -> None:
     if not policy.can_import_roster(principal):
-        raise HTTPException(status_code=403, detail="名簿の取り込みは教育委員会の管理者が行います。")
+        raise HTTPException(
+            status_code=403, detail="名簿の取り込みは教育委員会の管理者が行います。"
+        )
 
 
 @router.get("/admin/roster", response_class=HTMLResponse)
@@ -446,7 +448,7 @@ def roster_upload(
     _roster_admin(principal)
     try:
         upload = uploads.receive(container, principal, package.file, package.filename or "")
-    except uploads.UploadRefused as exc:
+    except uploads.UploadRefusedError as exc:
         return page(
             request, principal, "portal/roster_upload.html", {"error": str(exc)}, status_code=400
         )
@@ -475,9 +477,7 @@ def roster_apply(token: str, container: ContainerDep, principal: PrincipalDep) -
 
 
 @router.get("/admin/roster/uploads/{token}/problems.csv")
-def roster_problem_report(
-    token: str, container: ContainerDep, principal: PrincipalDep
-) -> Response:
+def roster_problem_report(token: str, container: ContainerDep, principal: PrincipalDep) -> Response:
     _roster_admin(principal)
     upload = uploads.load(container, principal, token)
     if upload is None:
@@ -499,6 +499,4 @@ def integrations(request: Request, container: ContainerDep, principal: Principal
     with container.database.session() as session:
         lrs = list_credentials(session, principal.tenant_code)
         clients = list_clients(session, principal.tenant_code)
-    return page(
-        request, principal, "portal/integrations.html", {"lrs": lrs, "clients": clients}
-    )
+    return page(request, principal, "portal/integrations.html", {"lrs": lrs, "clients": clients})

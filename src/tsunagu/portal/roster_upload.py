@@ -28,7 +28,7 @@ MAX_CHANGES_SHOWN = 500
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-class UploadRefused(ValueError):
+class UploadRefusedError(ValueError):
     pass
 
 
@@ -55,12 +55,10 @@ def _root(container: Container, principal: Principal) -> Path:
     return container.settings.var_dir / "roster-uploads" / principal.tenant_code
 
 
-def receive(
-    container: Container, principal: Principal, stream: BinaryIO, filename: str
-) -> Upload:
+def receive(container: Container, principal: Principal, stream: BinaryIO, filename: str) -> Upload:
     """Store the upload and dry-run it (validation problems and the diff)."""
     if not filename.lower().endswith(".zip"):
-        raise UploadRefused("OneRoster の ZIP ファイルを選んでください。")
+        raise UploadRefusedError("OneRoster の ZIP ファイルを選んでください。")
     token = secrets.token_urlsafe(18)
     folder = _root(container, principal) / token
     folder.mkdir(parents=True, exist_ok=False)
@@ -72,11 +70,11 @@ def receive(
             if size > MAX_UPLOAD_BYTES:
                 out.close()
                 shutil.rmtree(folder, ignore_errors=True)
-                raise UploadRefused("ファイルが大きすぎます（512 MB まで）。")
+                raise UploadRefusedError("ファイルが大きすぎます（512 MB まで）。")
             out.write(chunk)
     if size == 0:
         shutil.rmtree(folder, ignore_errors=True)
-        raise UploadRefused("ファイルが空です。")
+        raise UploadRefusedError("ファイルが空です。")
     changes: list[dict[str, str]] = []
     total = 0
 

@@ -118,7 +118,10 @@ def class_roster(session: Session, tenant_id: int, class_sourced_id: str) -> lis
         )
         .join(
             User,
-            and_(User.tenant_id == Enrollment.tenant_id, User.sourced_id == Enrollment.user_sourced_id),
+            and_(
+                User.tenant_id == Enrollment.tenant_id,
+                User.sourced_id == Enrollment.user_sourced_id,
+            ),
         )
         .where(
             Enrollment.tenant_id == tenant_id,
@@ -149,7 +152,9 @@ def class_roster(session: Session, tenant_id: int, class_sourced_id: str) -> lis
 def staff_classes(session: Session, principal: Principal) -> list[ClassInfo]:
     """Classes a staff member works with: the ones they teach, and their schools' if admin."""
     ids = set(principal.classes_taught())
-    admin_schools = [s for s in principal.school_sourced_ids if policy.administers_school(principal, s)]
+    admin_schools = [
+        s for s in principal.school_sourced_ids if policy.administers_school(principal, s)
+    ]
     if admin_schools:
         ids |= set(
             session.scalars(
@@ -168,9 +173,9 @@ def staff_classes(session: Session, principal: Principal) -> list[ClassInfo]:
 def viewable_class(session: Session, principal: Principal, class_sourced_id: str) -> ClassInfo:
     found = timetable.get_class(session, principal.tenant_id, class_sourced_id)
     if found is None:
-        raise timetable.NotFound(class_sourced_id)
+        raise timetable.NotFoundError(class_sourced_id)
     if not policy.can_view_class(principal, found.sourced_id, found.school_sourced_id):
-        raise timetable.PermissionDenied(class_sourced_id)
+        raise timetable.PermissionDeniedError(class_sourced_id)
     return found
 
 

@@ -22,6 +22,7 @@ VERB_LAUNCHED = "http://adlnet.gov/expapi/verbs/launched"
 VERB_SHARED = "http://adlnet.gov/expapi/verbs/shared"
 EXT = "https://w3id.org/japan-xapi/extensions/"
 LMS_PROFILE = "https://w3id.org/xapi-japan-profiles/lms/v1.0.0"
+LMS_RANGE = "https://w3id.org/xapi-japan-profiles/lms/extensions/range"
 ASSIGNMENT = "http://id.tincanapi.com/activitytype/school-assignment"
 
 
@@ -47,7 +48,12 @@ def _context(slot: Slot, platform: str, **more: Any) -> dict[str, Any]:
     extensions: dict[str, Any] = {EXT + "subject": [slot.subject]}
     if slot.unit_title:
         extensions[EXT + "unit"] = [slot.unit_title]
-    return {"language": "ja-JP", "platform": platform or "Tsunagu", "extensions": extensions, **more}
+    return {
+        "language": "ja-JP",
+        "platform": platform or "Tsunagu",
+        "extensions": extensions,
+        **more,
+    }
 
 
 def _now() -> str:
@@ -75,20 +81,17 @@ def material_shared(
     base = container.settings.base_url
     activity = material_activity(base, material)
     activity["definition"]["type"] = ASSIGNMENT
-    statement = {
+    context = _context(slot, "Tsunagu", contextActivities={"category": [{"id": LMS_PROFILE}]})
+    context["extensions"][LMS_RANGE] = [
+        {"school": [klass.school_sourced_id], "class": [klass.sourced_id]}
+    ]
+    statement: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "actor": actor(base, principal),
         "verb": {"id": VERB_SHARED, "display": {"en-US": "shared", "ja-JP": "共有した"}},
         "object": activity,
-        "context": _context(
-            slot,
-            "Tsunagu",
-            contextActivities={"category": [{"id": LMS_PROFILE}]},
-        ),
+        "context": context,
         "timestamp": _now(),
         "version": "1.0.3",
     }
-    statement["context"]["extensions"]["https://w3id.org/xapi-japan-profiles/lms/extensions/range"] = [
-        {"school": [klass.school_sourced_id], "class": [klass.sourced_id]}
-    ]
     return record_statement(container, principal.tenant_id, statement)

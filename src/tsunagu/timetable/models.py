@@ -76,7 +76,9 @@ class Notice(Base):
     """お知らせ to one class, one grade of a school, or a whole school, shown between two dates."""
 
     __tablename__ = "portal_notices"
-    __table_args__ = (Index("ix_portal_notices_school", "tenant_id", "school_sourced_id", "ends_on"),)
+    __table_args__ = (
+        Index("ix_portal_notices_school", "tenant_id", "school_sourced_id", "ends_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id", ondelete="CASCADE"))

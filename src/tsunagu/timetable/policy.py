@@ -7,7 +7,7 @@ facts about the object (its school, its class), never a session: a decision is a
 
 from __future__ import annotations
 
-from tsunagu.identity.principal import Principal, PortalRole
+from tsunagu.identity.principal import PortalRole, Principal
 
 
 def is_board_admin(principal: Principal) -> bool:

@@ -31,15 +31,15 @@ class TimetableError(Exception):
     """Base of the errors a page turns into a message."""
 
 
-class PermissionDenied(TimetableError):
+class PermissionDeniedError(TimetableError):
     """The principal may not do this (pages answer 403)."""
 
 
-class NotFound(TimetableError):
+class NotFoundError(TimetableError):
     pass
 
 
-class InvalidInput(TimetableError, ValueError):
+class InvalidInputError(TimetableError, ValueError):
     """A value was refused; ``field`` names the form field so the page can point at it."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -116,7 +116,6 @@ def _class_info(row: Any) -> ClassInfo:
     return ClassInfo(row[0], row[1], row[2], row[4] or "", _split(row[3]), row[5])
 
 
-
 def get_class(session: Session, tenant_id: int, class_sourced_id: str) -> ClassInfo | None:
     row = session.execute(
         select(*_CLASS_COLUMNS)
@@ -160,9 +159,9 @@ def _split(value: str | None) -> tuple[str, ...]:
 def _class_for_edit(session: Session, principal: Principal, class_sourced_id: str) -> ClassInfo:
     found = get_class(session, principal.tenant_id, class_sourced_id)
     if found is None:
-        raise NotFound(class_sourced_id)
+        raise NotFoundError(class_sourced_id)
     if not policy.can_edit_timetable(principal, found.sourced_id, found.school_sourced_id):
-        raise PermissionDenied(class_sourced_id)
+        raise PermissionDeniedError(class_sourced_id)
     return found
 
 
@@ -217,9 +216,9 @@ def get_slot(session: Session, tenant_id: int, slot_id: int) -> Slot | None:
 def _clean(value: str, field: str, limit: int, *, required: bool = False) -> str:
     text = " ".join((value or "").split())
     if required and not text:
-        raise InvalidInput(field, "入力してください。")
+        raise InvalidInputError(field, "入力してください。")
     if len(text) > limit:
-        raise InvalidInput(field, f"{limit} 文字以内で入力してください。")
+        raise InvalidInputError(field, f"{limit} 文字以内で入力してください。")
     return text
 
 
@@ -234,12 +233,12 @@ def save_slot(
     *,
     now: datetime,
 ) -> Slot | None:
-    """Set one period of the class's week; an empty subject clears the period (and its materials)."""
+    """Set one period of the week; an empty subject clears the period (and its materials)."""
     _class_for_edit(session, principal, class_sourced_id)
     if weekday not in WEEKDAYS:
-        raise InvalidInput("weekday", "曜日は月〜土から選んでください。")
+        raise InvalidInputError("weekday", "曜日は月〜土から選んでください。")
     if not 1 <= period <= MAX_PERIOD:
-        raise InvalidInput("period", f"校時は 1〜{MAX_PERIOD} です。")
+        raise InvalidInputError("period", f"校時は 1〜{MAX_PERIOD} です。")
     subject = _clean(subject, "subject", MAX_SUBJECT)
     unit_title = _clean(unit_title, "unit_title", MAX_UNIT)
     slot = session.scalar(
@@ -252,7 +251,7 @@ def save_slot(
     )
     if not subject:
         if unit_title:
-            raise InvalidInput("subject", "単元を入れるときは教科も入力してください。")
+            raise InvalidInputError("subject", "単元を入れるときは教科も入力してください。")
         if slot is not None:
             session.delete(slot)
             session.flush()
@@ -277,7 +276,7 @@ def save_slot(
 def _slot_for_edit(session: Session, principal: Principal, slot_id: int) -> TimetableSlot:
     slot = session.get(TimetableSlot, slot_id)
     if slot is None or slot.tenant_id != principal.tenant_id:
-        raise NotFound(str(slot_id))
+        raise NotFoundError(str(slot_id))
     _class_for_edit(session, principal, slot.class_sourced_id)
     return slot
 
@@ -311,7 +310,7 @@ def place_material(
 def remove_material(session: Session, principal: Principal, material_id: int) -> None:
     material = session.get(TimetableMaterial, material_id)
     if material is None:
-        raise NotFound(str(material_id))
+        raise NotFoundError(str(material_id))
     _slot_for_edit(session, principal, material.slot_id)
     session.execute(delete(TimetableMaterial).where(TimetableMaterial.id == material_id))
 
@@ -372,31 +371,31 @@ def post_notice(
     now: datetime,
 ) -> NoticeView:
     if audience not in AUDIENCES:
-        raise InvalidInput("audience", "宛先を選んでください。")
+        raise InvalidInputError("audience", "宛先を選んでください。")
     if audience == "class":
         if not class_sourced_id:
-            raise InvalidInput("class_sourced_id", "学級を選んでください。")
+            raise InvalidInputError("class_sourced_id", "学級を選んでください。")
         found = get_class(session, principal.tenant_id, class_sourced_id)
         if found is None:
-            raise InvalidInput("class_sourced_id", "その学級はありません。")
+            raise InvalidInputError("class_sourced_id", "その学級はありません。")
         school_sourced_id = found.school_sourced_id
         grade = None
     else:
         class_sourced_id = None
         school = session.get(Org, (principal.tenant_id, school_sourced_id or ""))
         if school is None or school.status != ACTIVE:
-            raise InvalidInput("school_sourced_id", "その学校はありません。")
+            raise InvalidInputError("school_sourced_id", "その学校はありません。")
         if audience == "grade":
             if grade not in GRADES:
-                raise InvalidInput("grade", "学年を選んでください。")
+                raise InvalidInputError("grade", "学年を選んでください。")
         else:
             grade = None
     if not policy.can_post_notice(principal, audience, school_sourced_id, class_sourced_id):
-        raise PermissionDenied(audience)
+        raise PermissionDeniedError(audience)
     if ends_on < starts_on:
-        raise InvalidInput("ends_on", "終わりの日は始まりの日より後にしてください。")
+        raise InvalidInputError("ends_on", "終わりの日は始まりの日より後にしてください。")
     if ends_on - starts_on > timedelta(days=MAX_NOTICE_DAYS):
-        raise InvalidInput("ends_on", f"表示期間は {MAX_NOTICE_DAYS} 日までです。")
+        raise InvalidInputError("ends_on", f"表示期間は {MAX_NOTICE_DAYS} 日までです。")
     notice = Notice(
         tenant_id=principal.tenant_id,
         audience=audience,
@@ -412,7 +411,7 @@ def post_notice(
         created_at=now,
     )
     if len((body or "").strip()) > MAX_BODY:
-        raise InvalidInput("body", f"{MAX_BODY} 文字以内で入力してください。")
+        raise InvalidInputError("body", f"{MAX_BODY} 文字以内で入力してください。")
     session.add(notice)
     session.flush()
     return _notice_view(notice)
@@ -462,8 +461,8 @@ def notices_for_staff(session: Session, principal: Principal, today: date) -> li
 def delete_notice(session: Session, principal: Principal, notice_id: int) -> None:
     notice = session.get(Notice, notice_id)
     if notice is None or notice.tenant_id != principal.tenant_id:
-        raise NotFound(str(notice_id))
+        raise NotFoundError(str(notice_id))
     own = notice.author_sourced_id == principal.user_sourced_id
     if not own and not policy.administers_school(principal, notice.school_sourced_id):
-        raise PermissionDenied(str(notice_id))
+        raise PermissionDeniedError(str(notice_id))
     session.delete(notice)

@@ -87,7 +87,6 @@ READINGS: dict[str, str] = {
     "中学校": "ちゅうがっこう",
     "義務教育学校": "ぎむきょういくがっこう",
     "開きました": "ひらきました",
-    "戻る": "もどる",
     "見る": "みる",
     "始めた": "はじめた",
     "進めた": "すすめた",
@@ -121,7 +120,7 @@ def with_ruby(text: str) -> Markup:
         )
         position = match.end()
     out.append(str(escape(text[position:])))
-    return Markup("".join(out))
+    return Markup("".join(out))  # noqa: S704  (every piece above is escaped)
 
 
 def kanji_outside_ruby(html: str) -> list[str]:
