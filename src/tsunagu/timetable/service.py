@@ -182,28 +182,45 @@ def _slot_view(slot: TimetableSlot) -> Slot:
     )
 
 
+def _slots(session: Session, *where: Any) -> list[Slot]:
+    """Slots and their materials in two plain queries (the learner home's hot path: no ORM
+    identity map or collection loading, which cost more than the queries themselves)."""
+    t = TimetableSlot
+    rows = session.execute(
+        select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title)
+        .where(*where)
+        .order_by(t.weekday, t.period)
+    ).all()
+    if not rows:
+        return []
+    m = TimetableMaterial
+    placed: dict[int, list[Material]] = {}
+    for row in session.execute(
+        select(m.slot_id, m.id, m.resource_link_id, m.title, m.tool_name)
+        .where(m.slot_id.in_([r[0] for r in rows]))
+        .order_by(m.slot_id, m.position, m.id)
+    ):
+        placed.setdefault(row[0], []).append(Material(row[1], row[2], row[3], row[4]))
+    return [Slot(r[0], r[1], r[2], r[3], r[4], r[5], tuple(placed.get(r[0], ()))) for r in rows]
+
+
 def week(session: Session, tenant_id: int, class_sourced_id: str) -> dict[tuple[int, int], Slot]:
     """The class's weekly grid: (weekday, period) → slot, for the periods that have a lesson."""
-    slots = session.scalars(
-        select(TimetableSlot).where(
-            TimetableSlot.tenant_id == tenant_id,
-            TimetableSlot.class_sourced_id == class_sourced_id,
-        )
+    slots = _slots(
+        session,
+        TimetableSlot.tenant_id == tenant_id,
+        TimetableSlot.class_sourced_id == class_sourced_id,
     )
-    return {(s.weekday, s.period): _slot_view(s) for s in slots}
+    return {(s.weekday, s.period): s for s in slots}
 
 
 def day(session: Session, tenant_id: int, class_sourced_id: str, weekday: int) -> list[Slot]:
-    slots = session.scalars(
-        select(TimetableSlot)
-        .where(
-            TimetableSlot.tenant_id == tenant_id,
-            TimetableSlot.class_sourced_id == class_sourced_id,
-            TimetableSlot.weekday == weekday,
-        )
-        .order_by(TimetableSlot.period)
+    return _slots(
+        session,
+        TimetableSlot.tenant_id == tenant_id,
+        TimetableSlot.class_sourced_id == class_sourced_id,
+        TimetableSlot.weekday == weekday,
     )
-    return [_slot_view(s) for s in slots]
 
 
 def get_slot(session: Session, tenant_id: int, slot_id: int) -> Slot | None:
