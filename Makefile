@@ -36,7 +36,7 @@ browser: $(CHROMIUM)
 # Re-extract interface text into the catalogs after changing templates (translate en, commit .po).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o src/tsunagu/web/locale/messages.pot .
-	$(BIN)/pybabel update -i src/tsunagu/web/locale/messages.pot -d src/tsunagu/web/locale --no-location --ignore-obsolete
+	$(BIN)/pybabel update -i src/tsunagu/web/locale/messages.pot -d src/tsunagu/web/locale --ignore-obsolete
 
 run: install assets
 	$(BIN)/tsunagu demo setup

@@ -45,6 +45,10 @@ def _teacher_places_material(
     page.get_by_label("リソースリンク ID").fill(link)
     page.get_by_role("button", name="追加").click()
     expect(page.get_by_role("listitem").filter(has_text=title)).to_be_visible()
+    # htmx did it in place: still on the grid, whose cell now shows the lesson and its material.
+    expect(page).to_have_url(re.compile(r"/timetable$"))
+    expect(page.locator(f"#cell-{weekday}-2")).to_contain_text(subject)
+    expect(page.locator(f"#cell-{weekday}-2")).to_contain_text("📎 1")
     screenshot(page, request, "teacher-slot")
 
 

@@ -250,3 +250,71 @@ def test_signed_out_visitor_is_sent_to_sign_in(client: TestClient) -> None:
     response = client.get("/home", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/signin?next=")
+
+
+def test_timetable_editor_fragments_for_htmx(client: TestClient, container: Container) -> None:
+    sign_in(client, container, BOARD_CODE, TEACHER)
+    url = f"/teach/classes/{CLASS_5_1}/timetable/3/4"
+    headers = {"HX-Request": "true"}
+    fragment = client.get(url, headers=headers)
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert fragment.text.lstrip().startswith('<section id="editor"')
+    saved = client.post(url, data={"subject": "理科", "unit_title": "てこ"}, headers=headers)
+    assert "保存しました" in saved.text
+    cell = re.search(r'<td id="cell-3-4" hx-swap-oob="true">.*?</td>', saved.text, re.S)
+    assert cell is not None
+    assert "理科" in cell.group(0)
+    refused = client.post(url, data={"subject": "", "unit_title": "単元だけ"}, headers=headers)
+    assert 'role="alert"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    # Without htmx the same refusal is a 400 page.
+    assert client.post(url, data={"subject": "", "unit_title": "単元だけ"}).status_code == 400
+
+
+def test_placing_a_material_records_a_shared_statement(
+    client: TestClient, container: Container
+) -> None:
+    from tsunagu.lrs.service import StatementQuery, query_statements
+    from tsunagu.portal.activity import learner_ifi
+    from tsunagu.tenancy.service import get_tenant
+
+    place_lesson(client, container, CLASS_5_1, "算数", "分数", "rl-shared", "分数プリント")
+    teacher = sign_in(client, container, BOARD_CODE, TEACHER)
+    with container.database.session() as session:
+        tenant_id = get_tenant(session, BOARD_CODE).id
+        page = query_statements(
+            session,
+            tenant_id,
+            StatementQuery(
+                agent=learner_ifi(container.settings.base_url, teacher.user_master_identifier),
+                limit=10,
+            ),
+        )
+    assert [s["verb"]["id"] for s in page.statements] == ["http://adlnet.gov/expapi/verbs/shared"]
+    shared = page.statements[0]
+    assert shared["object"]["definition"]["name"]["ja-JP"] == "分数プリント"
+    ranges = shared["context"]["extensions"][
+        "https://w3id.org/xapi-japan-profiles/lms/extensions/range"
+    ]
+    assert ranges == [{"school": [teacher.memberships[0].school_sourced_id], "class": [CLASS_5_1]}]
+
+
+def test_another_board_sees_nothing_of_this_one(
+    client: TestClient, container: Container, tmp_path: Path
+) -> None:
+    from tests.roster.packages import OTHER_BOARD_CODE, uid, valid_roster
+    from tsunagu.roster.importer import import_roster
+    from tsunagu.tenancy.service import create_tenant
+
+    place_lesson(client, container, CLASS_5_1, "算数", "分数", "rl-private", "非公開の教材")
+    with container.database.transaction() as session:
+        create_tenant(session, OTHER_BOARD_CODE, "ほかの市教育委員会")
+    other = write_package(tmp_path / "other.zip", valid_roster(OTHER_BOARD_CODE))
+    assert import_roster(container, OTHER_BOARD_CODE, other).applied
+    outsider = uid(f"{OTHER_BOARD_CODE}:user:t-elem")
+    sign_in(client, container, OTHER_BOARD_CODE, outsider)
+    assert client.get(f"/teach/classes/{CLASS_5_1}").status_code == 404
+    assert client.get(f"/teach/classes/{CLASS_5_1}/timetable/1/1").status_code == 404
+    assert client.get("/launch/rl-private").status_code == 404
+    assert "非公開の教材" not in client.get("/teach/notices").text

@@ -3,7 +3,8 @@
 Thin handlers: parse the form, call a service, render a template. Every page needs a signed-in
 principal (``require_principal``); what each may see and do is decided in
 :mod:`tsunagu.timetable.policy`. Forms work without JavaScript; with htmx the timetable editor
-and the week view update in place (``HX-Request`` answers a fragment).
+opens a period beside the grid and saves in place (``HX-Request`` answers a fragment, the grid
+cell is swapped out of band), and the roster import shows its progress while it runs.
 """
 
 from __future__ import annotations
@@ -103,8 +104,6 @@ def learner_home(request: Request, container: ContainerDep, principal: Principal
         return RedirectResponse("/teach" if policy.is_staff(principal) else "/", status_code=303)
     with container.database.session() as session:
         home = portal.learner_home(session, container.settings, principal)
-    if _is_htmx(request) and request.query_params.get("part") == "week":
-        return page(request, principal, "portal/_week.html", {"home": home})
     return page(request, principal, "portal/home.html", {"home": home})
 
 
@@ -188,15 +187,17 @@ def timetable_editor(
     return page(request, principal, "portal/timetable_editor.html", context)
 
 
-@router.get("/teach/classes/{class_id}/timetable/{weekday}/{period}", response_class=HTMLResponse)
-def slot_form(
+def _slot_editor(
+    request: Request,
+    container: Container,
+    principal: Principal,
     class_id: str,
     weekday: int,
     period: int,
-    request: Request,
-    container: ContainerDep,
-    principal: PrincipalDep,
+    **extra: Any,
 ) -> Response:
+    """The period editor: a fragment for htmx (with the grid cell swapped out of band), else
+    the whole page."""
     with container.database.session() as session:
         try:
             klass = portal.viewable_class(session, principal, class_id)
@@ -206,12 +207,32 @@ def slot_form(
             raise HTTPException(status_code=404)
         slot = timetable.week(session, principal.tenant_id, class_id).get((weekday, period))
         tools = materials.deep_linking_tools(session, principal, class_id)
-    return page(
-        request,
-        principal,
-        "portal/slot_form.html",
-        {"klass": klass, "weekday": weekday, "period": period, "slot": slot, "tools": tools},
-    )
+    context = {
+        "klass": klass,
+        "weekday": weekday,
+        "period": period,
+        "slot": slot,
+        "tools": tools,
+        "saved": bool(request.query_params.get("saved")),
+        **extra,
+    }
+    if _is_htmx(request):
+        context["oob_cell"] = True
+        return page(request, principal, "portal/_slot_editor.html", context)
+    status = 400 if extra.get("error") else 200
+    return page(request, principal, "portal/slot_form.html", context, status_code=status)
+
+
+@router.get("/teach/classes/{class_id}/timetable/{weekday}/{period}", response_class=HTMLResponse)
+def slot_form(
+    class_id: str,
+    weekday: int,
+    period: int,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+) -> Response:
+    return _slot_editor(request, container, principal, class_id, weekday, period)
 
 
 @router.post("/teach/classes/{class_id}/timetable/{weekday}/{period}", response_class=HTMLResponse)
@@ -225,34 +246,24 @@ def save_slot(
     subject: Annotated[str, Form()] = "",
     unit_title: Annotated[str, Form()] = "",
 ) -> Response:
-    with container.database.transaction() as session:
-        try:
+    try:
+        with container.database.transaction() as session:
             slot = timetable.save_slot(
                 session, principal, class_id, weekday, period, subject, unit_title, now=_now()
             )
-        except timetable.InvalidInputError as exc:
-            klass = timetable.get_class(session, principal.tenant_id, class_id)
-            return page(
-                request,
-                principal,
-                "portal/slot_form.html",
-                {
-                    "klass": klass,
-                    "weekday": weekday,
-                    "period": period,
-                    "slot": None,
-                    "tools": [],
-                    "error": exc,
-                    "values": {"subject": subject, "unit_title": unit_title},
-                },
-                status_code=400,
-            )
-        except timetable.TimetableError as exc:
-            raise _fail(exc) from exc
-    target = f"/teach/classes/{class_id}/timetable/{weekday}/{period}"
+    except timetable.InvalidInputError as exc:
+        values = {"subject": subject, "unit_title": unit_title}
+        return _slot_editor(
+            request, container, principal, class_id, weekday, period, error=exc, values=values
+        )
+    except timetable.TimetableError as exc:
+        raise _fail(exc) from exc
+    if _is_htmx(request):
+        return _slot_editor(request, container, principal, class_id, weekday, period, saved=True)
+    target = f"/teach/classes/{class_id}/timetable/{weekday}/{period}?saved=1"
     if slot is None:
         target = f"/teach/classes/{class_id}/timetable"
-    return RedirectResponse(target + "?saved=1", status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/teach/slots/{slot_id}/materials", response_class=HTMLResponse)
@@ -265,23 +276,28 @@ def place_material(
     title: Annotated[str, Form()] = "",
     tool_name: Annotated[str, Form()] = "",
 ) -> Response:
-    with container.database.transaction() as session:
-        try:
+    try:
+        with container.database.transaction() as session:
             material = timetable.place_material(
                 session, principal, slot_id, resource_link_id, title, tool_name, now=_now()
             )
-        except timetable.InvalidInputError as exc:
-            raise HTTPException(status_code=400, detail=f"{exc.field}: {exc}") from exc
-        except timetable.TimetableError as exc:
-            raise _fail(exc) from exc
-        slot = timetable.get_slot(session, principal.tenant_id, slot_id)
-        assert slot is not None
-        klass = timetable.get_class(session, principal.tenant_id, slot.class_sourced_id)
-        assert klass is not None
+            slot = timetable.get_slot(session, principal.tenant_id, slot_id)
+            assert slot is not None
+            klass = timetable.get_class(session, principal.tenant_id, slot.class_sourced_id)
+            assert klass is not None
+    except timetable.InvalidInputError as exc:
+        raise HTTPException(status_code=400, detail=f"{exc.field}: {exc}") from exc
+    except timetable.TimetableError as exc:
+        raise _fail(exc) from exc
     # LMS profile: assigning a material to a class is a `shared` statement by the teacher.
     from tsunagu.portal import statements
 
     statements.material_shared(container, principal, klass, slot, material)
+    if _is_htmx(request):
+        return _slot_editor(
+            request, container, principal, slot.class_sourced_id, slot.weekday, slot.period,
+            saved=True,
+        )  # fmt: skip
     return RedirectResponse(
         f"/teach/classes/{slot.class_sourced_id}/timetable/{slot.weekday}/{slot.period}?saved=1",
         status_code=303,
@@ -291,15 +307,20 @@ def place_material(
 @router.post("/teach/materials/{material_id}/delete")
 def remove_material(
     material_id: int,
+    request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
     back: Annotated[str, Form()] = "/teach",
 ) -> Response:
     with container.database.transaction() as session:
         try:
-            timetable.remove_material(session, principal, material_id)
+            slot = timetable.remove_material(session, principal, material_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
+    if _is_htmx(request):
+        return _slot_editor(
+            request, container, principal, slot.class_sourced_id, slot.weekday, slot.period
+        )
     return RedirectResponse(back if back.startswith("/teach/") else "/teach", status_code=303)
 
 
@@ -350,7 +371,9 @@ def _parse_day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise timetable.InvalidInputError(field, "日付を YYYY-MM-DD で入力してください。") from exc
+        raise timetable.InvalidInputError(
+            field, N_("日付を YYYY-MM-DD で入力してください。")
+        ) from exc
 
 
 @router.post("/teach/notices", response_class=HTMLResponse)

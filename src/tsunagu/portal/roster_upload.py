@@ -20,6 +20,7 @@ from tsunagu.container import Container
 from tsunagu.identity.principal import Principal
 from tsunagu.roster.importer import import_roster
 from tsunagu.roster.report import result_as_json, write_report_csv
+from tsunagu.timetable.service import N_
 
 #: A city's bulk package is ~60 MB zipped; anything far beyond is not a roster.
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
@@ -58,7 +59,7 @@ def _root(container: Container, principal: Principal) -> Path:
 def receive(container: Container, principal: Principal, stream: BinaryIO, filename: str) -> Upload:
     """Store the upload and dry-run it (validation problems and the diff)."""
     if not filename.lower().endswith(".zip"):
-        raise UploadRefusedError("OneRoster の ZIP ファイルを選んでください。")
+        raise UploadRefusedError(N_("OneRoster の ZIP ファイルを選んでください。"))
     token = secrets.token_urlsafe(18)
     folder = _root(container, principal) / token
     folder.mkdir(parents=True, exist_ok=False)
@@ -70,11 +71,11 @@ def receive(container: Container, principal: Principal, stream: BinaryIO, filena
             if size > MAX_UPLOAD_BYTES:
                 out.close()
                 shutil.rmtree(folder, ignore_errors=True)
-                raise UploadRefusedError("ファイルが大きすぎます（512 MB まで）。")
+                raise UploadRefusedError(N_("ファイルが大きすぎます（512 MB まで）。"))
             out.write(chunk)
     if size == 0:
         shutil.rmtree(folder, ignore_errors=True)
-        raise UploadRefusedError("ファイルが空です。")
+        raise UploadRefusedError(N_("ファイルが空です。"))
     changes: list[dict[str, str]] = []
     total = 0
 

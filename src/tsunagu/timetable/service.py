@@ -39,12 +39,23 @@ class NotFoundError(TimetableError):
     pass
 
 
-class InvalidInputError(TimetableError, ValueError):
-    """A value was refused; ``field`` names the form field so the page can point at it."""
+def N_(message: str) -> str:  # noqa: N802  (the gettext marker name Babel extracts)
+    """Marks a message for the interface catalog; the page translates it when it shows it."""
+    return message
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+
+class InvalidInputError(TimetableError, ValueError):
+    """A value was refused; ``field`` names the form field so the page can point at it.
+
+    ``message`` is a catalog msgid (Japanese) with ``%(name)s`` placeholders filled from
+    ``params``, so a page shows it in the reader's language: ``_(e.message, **e.params)``.
+    """
+
+    def __init__(self, field: str, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
         self.field = field
+        self.message = message
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -233,9 +244,9 @@ def get_slot(session: Session, tenant_id: int, slot_id: int) -> Slot | None:
 def _clean(value: str, field: str, limit: int, *, required: bool = False) -> str:
     text = " ".join((value or "").split())
     if required and not text:
-        raise InvalidInputError(field, "入力してください。")
+        raise InvalidInputError(field, N_("入力してください。"))
     if len(text) > limit:
-        raise InvalidInputError(field, f"{limit} 文字以内で入力してください。")
+        raise InvalidInputError(field, N_("%(n)s 文字以内で入力してください。"), n=limit)
     return text
 
 
@@ -253,9 +264,9 @@ def save_slot(
     """Set one period of the week; an empty subject clears the period (and its materials)."""
     _class_for_edit(session, principal, class_sourced_id)
     if weekday not in WEEKDAYS:
-        raise InvalidInputError("weekday", "曜日は月〜土から選んでください。")
+        raise InvalidInputError("weekday", N_("曜日は月〜土から選んでください。"))
     if not 1 <= period <= MAX_PERIOD:
-        raise InvalidInputError("period", f"校時は 1〜{MAX_PERIOD} です。")
+        raise InvalidInputError("period", N_("校時は 1〜%(n)s です。"), n=MAX_PERIOD)
     subject = _clean(subject, "subject", MAX_SUBJECT)
     unit_title = _clean(unit_title, "unit_title", MAX_UNIT)
     slot = session.scalar(
@@ -268,7 +279,7 @@ def save_slot(
     )
     if not subject:
         if unit_title:
-            raise InvalidInputError("subject", "単元を入れるときは教科も入力してください。")
+            raise InvalidInputError("subject", N_("単元を入れるときは教科も入力してください。"))
         if slot is not None:
             session.delete(slot)
             session.flush()
@@ -324,12 +335,18 @@ def place_material(
     return Material(material.id, material.resource_link_id, material.title, material.tool_name)
 
 
-def remove_material(session: Session, principal: Principal, material_id: int) -> None:
+def remove_material(session: Session, principal: Principal, material_id: int) -> Slot:
+    """Take a material off its period; returns the period as it is now."""
     material = session.get(TimetableMaterial, material_id)
     if material is None:
         raise NotFoundError(str(material_id))
-    _slot_for_edit(session, principal, material.slot_id)
+    slot = _slot_for_edit(session, principal, material.slot_id)
+    slot_id = slot.id
     session.execute(delete(TimetableMaterial).where(TimetableMaterial.id == material_id))
+    session.expire(slot)
+    found = get_slot(session, principal.tenant_id, slot_id)
+    assert found is not None
+    return found
 
 
 def find_material(
@@ -388,31 +405,31 @@ def post_notice(
     now: datetime,
 ) -> NoticeView:
     if audience not in AUDIENCES:
-        raise InvalidInputError("audience", "宛先を選んでください。")
+        raise InvalidInputError("audience", N_("宛先を選んでください。"))
     if audience == "class":
         if not class_sourced_id:
-            raise InvalidInputError("class_sourced_id", "学級を選んでください。")
+            raise InvalidInputError("class_sourced_id", N_("学級を選んでください。"))
         found = get_class(session, principal.tenant_id, class_sourced_id)
         if found is None:
-            raise InvalidInputError("class_sourced_id", "その学級はありません。")
+            raise InvalidInputError("class_sourced_id", N_("その学級はありません。"))
         school_sourced_id = found.school_sourced_id
         grade = None
     else:
         class_sourced_id = None
         school = session.get(Org, (principal.tenant_id, school_sourced_id or ""))
         if school is None or school.status != ACTIVE:
-            raise InvalidInputError("school_sourced_id", "その学校はありません。")
+            raise InvalidInputError("school_sourced_id", N_("その学校はありません。"))
         if audience == "grade":
             if grade not in GRADES:
-                raise InvalidInputError("grade", "学年を選んでください。")
+                raise InvalidInputError("grade", N_("学年を選んでください。"))
         else:
             grade = None
     if not policy.can_post_notice(principal, audience, school_sourced_id, class_sourced_id):
         raise PermissionDeniedError(audience)
     if ends_on < starts_on:
-        raise InvalidInputError("ends_on", "終わりの日は始まりの日より後にしてください。")
+        raise InvalidInputError("ends_on", N_("終わりの日は始まりの日より後にしてください。"))
     if ends_on - starts_on > timedelta(days=MAX_NOTICE_DAYS):
-        raise InvalidInputError("ends_on", f"表示期間は {MAX_NOTICE_DAYS} 日までです。")
+        raise InvalidInputError("ends_on", N_("表示期間は %(n)s 日までです。"), n=MAX_NOTICE_DAYS)
     notice = Notice(
         tenant_id=principal.tenant_id,
         audience=audience,
@@ -428,7 +445,7 @@ def post_notice(
         created_at=now,
     )
     if len((body or "").strip()) > MAX_BODY:
-        raise InvalidInputError("body", f"{MAX_BODY} 文字以内で入力してください。")
+        raise InvalidInputError("body", N_("%(n)s 文字以内で入力してください。"), n=MAX_BODY)
     session.add(notice)
     session.flush()
     return _notice_view(notice)
