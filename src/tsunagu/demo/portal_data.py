@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 
 from tsunagu.container import Container
 from tsunagu.lrs.service import store_with_retry
@@ -133,6 +133,10 @@ def seed_portal(
     lessons: dict[str, list[tuple[str, str, str, str]]] = {}
     with container.database.transaction() as session:
         schools: dict[str, set[str]] = {}
+        # Plain multi-row INSERTs: a city has a quarter of a million periods, too many for
+        # one ORM object each.
+        slot_rows: list[dict[str, Any]] = []
+        material_rows: dict[tuple[str, int, int], dict[str, Any]] = {}
         for class_id, school_id, grades in classes:
             grade = (grades or "P1").split(",")[0].strip()
             schools.setdefault(school_id, set()).add(grade)
@@ -143,26 +147,44 @@ def seed_portal(
                 for period in range(1, day_periods + 1):
                     subject = subjects[(weekday * 7 + period * 3) % len(subjects)]
                     unit = UNITS.get((subject, grade), "")
-                    slot = TimetableSlot(
-                        tenant_id=tenant_id,
-                        class_sourced_id=class_id,
-                        weekday=weekday,
-                        period=period,
-                        subject=subject,
-                        unit_title=unit,
-                        updated_at=now,
-                        updated_by=None,
+                    slot_rows.append(
+                        {
+                            "tenant_id": tenant_id,
+                            "class_sourced_id": class_id,
+                            "weekday": weekday,
+                            "period": period,
+                            "subject": subject,
+                            "unit_title": unit,
+                            "updated_at": now,
+                            "updated_by": None,
+                        }
                     )
                     tool = TOOLS.get(subject)
                     if tool and unit:
                         link = f"demo-{class_id[:8]}-{subject}"
                         title = f"{unit}（{tool}）"
-                        slot.materials.append(
-                            TimetableMaterial(resource_link_id=link, title=title, tool_name=tool)
-                        )
+                        material_rows[(class_id, weekday, period)] = {
+                            "resource_link_id": link,
+                            "title": title,
+                            "tool_name": tool,
+                            "position": 0,
+                        }
                         lessons.setdefault(class_id, []).append((subject, unit, link, title))
-                    session.add(slot)
-                    slot_count += 1
+        for chunk in range(0, len(slot_rows), 5000):
+            session.execute(insert(TimetableSlot), slot_rows[chunk : chunk + 5000])
+        slot_count = len(slot_rows)
+        t = TimetableSlot
+        placed = [
+            {**material_rows[(row[1], row[2], row[3])], "slot_id": row[0]}
+            for row in session.execute(
+                select(t.id, t.class_sourced_id, t.weekday, t.period).where(
+                    t.tenant_id == tenant_id
+                )
+            )
+            if (row[1], row[2], row[3]) in material_rows
+        ]
+        for chunk in range(0, len(placed), 5000):
+            session.execute(insert(TimetableMaterial), placed[chunk : chunk + 5000])
         for school_id, grades_here in schools.items():
             session.add(
                 _notice(
