@@ -70,6 +70,7 @@ def test_learner_sees_today_launches_and_sees_it_in_recent(
     sign_in(client, container, BOARD_CODE, PUPIL)
     home = client.get("/home")
     assert home.status_code == 200
+    assert re.search(r"令和\d+年度 つなぐ市立みなみ小学校 5年1組", home.text)
     today = home.text.split('id="today"', 1)[1].split("</ol>", 1)[0]
     assert "算数" in today
     assert "分数のたし算" in today

@@ -145,7 +145,8 @@ def teacher_home(request: Request, container: ContainerDep, principal: Principal
     _staff(principal)
     with container.database.session() as session:
         classes = portal.staff_classes(session, principal)
-    return page(request, principal, "portal/teach.html", {"classes": classes})
+    today = portal.today(container.settings)
+    return page(request, principal, "portal/teach.html", {"classes": classes, "today": today})
 
 
 @router.get("/teach/classes/{class_id}", response_class=HTMLResponse)
