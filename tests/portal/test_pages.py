@@ -319,3 +319,31 @@ def test_another_board_sees_nothing_of_this_one(
     assert client.get(f"/teach/classes/{CLASS_5_1}/timetable/1/1").status_code == 404
     assert client.get("/launch/rl-private").status_code == 404
     assert "非公開の教材" not in client.get("/teach/notices").text
+
+
+def test_uploads_are_pruned_and_imported_packages_removed(
+    client: TestClient, container: Container, tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    from tsunagu.portal import roster_upload
+
+    admin = sign_in(client, container, BOARD_CODE, BOARD_ADMIN)
+    package = write_package(tmp_path / "again.zip", portal_roster())
+    first = client.post(
+        "/admin/roster",
+        files={"package": ("again.zip", package.read_bytes(), "application/zip")},
+        follow_redirects=False,
+    )
+    token = first.headers["location"].rsplit("/", 1)[1]
+    upload = roster_upload.load(container, admin, token)
+    assert upload is not None
+    assert upload.package_path.exists()
+    client.post(first.headers["location"] + "/apply")
+    assert not upload.package_path.exists()  # imported: the roster copy is gone
+
+    old = time.time() - (roster_upload.KEEP_HOURS + 1) * 3600
+    os.utime(upload.folder, (old, old))
+    assert roster_upload.prune(container, admin) == 1
+    assert client.get(first.headers["location"]).status_code == 404

@@ -236,7 +236,10 @@ def seed_portal(
 
     statements = 0
     authority = {"objectType": "Agent", "account": {"homePage": base, "name": "tsunagu"}}
-    active = sorted(members)[:activity_classes] if activity_classes is not None else sorted(members)
+    # Homeroom classes with lessons only (pupils' other classes have no timetable here).
+    active = [class_id for class_id in sorted(members) if class_id in lessons]
+    if activity_classes is not None:
+        active = active[:activity_classes]
     for class_id in active:
         umis = members[class_id]
         class_lessons = lessons.get(class_id)

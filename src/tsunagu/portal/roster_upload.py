@@ -4,6 +4,9 @@ Each upload is kept under ``var_dir/roster-uploads/<tenant code>/<token>/`` with
 dry run's problem report (CSV, the CLI's ``--report`` format) and its change list, so the review
 page, the report download and the final import all use the very file that was reviewed. The token
 is random and the folder is per tenant: an administrator of one board cannot reach another's.
+
+A roster is personal data: the package is deleted as soon as it has been imported, and every
+upload folder (problem report included) is removed after :data:`KEEP_HOURS`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import re
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,6 +30,8 @@ from tsunagu.timetable.service import N_
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 #: How many changed records the review page lists (the rest are counted).
 MAX_CHANGES_SHOWN = 500
+#: How long an upload (its package and problem report) is kept for review.
+KEEP_HOURS = 24
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -60,6 +66,7 @@ def receive(container: Container, principal: Principal, stream: BinaryIO, filena
     """Store the upload and dry-run it (validation problems and the diff)."""
     if not filename.lower().endswith(".zip"):
         raise UploadRefusedError(N_("OneRoster の ZIP ファイルを選んでください。"))
+    prune(container, principal)
     token = secrets.token_urlsafe(18)
     folder = _root(container, principal) / token
     folder.mkdir(parents=True, exist_ok=False)
@@ -100,6 +107,20 @@ def receive(container: Container, principal: Principal, stream: BinaryIO, filena
     return _from_meta(token, folder, meta)
 
 
+def prune(container: Container, principal: Principal, now: float | None = None) -> int:
+    """Remove this tenant's uploads older than :data:`KEEP_HOURS`; returns how many."""
+    root = _root(container, principal)
+    if not root.is_dir():
+        return 0
+    limit = (now if now is not None else time.time()) - KEEP_HOURS * 3600
+    removed = 0
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < limit:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def _from_meta(token: str, folder: Path, meta: dict[str, Any]) -> Upload:
     return Upload(
         token=token,
@@ -132,6 +153,8 @@ def apply(container: Container, principal: Principal, upload: Upload) -> dict[st
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["applied"] = outcome
     meta_path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    if not result.applied:
+    if result.applied:
+        upload.package_path.unlink(missing_ok=True)  # imported: no copy of the roster stays here
+    else:
         write_report_csv(result, upload.report_path)
     return outcome
