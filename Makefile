@@ -26,10 +26,10 @@ $(NODE_STAMP): package.json package-lock.json
 assets: $(NODE_STAMP)
 
 # Debian's Chromium for the Playwright browser tests (Playwright never downloads a browser here),
-# with a Japanese font so the screenshots in test-artifacts/ show text rather than boxes.
+# with Japanese and emoji fonts so the screenshots in test-artifacts/ show text, not boxes.
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-ipafont-gothic; \
-	else echo "install Debian's chromium and fonts-ipafont-gothic (sudo apt-get install ...) for the browser tests" >&2; exit 1; fi
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji; \
+	else echo "install Debian's chromium, fonts-ipafont-gothic and fonts-noto-color-emoji (sudo apt-get install ...) for the browser tests" >&2; exit 1; fi
 
 browser: $(CHROMIUM)
 

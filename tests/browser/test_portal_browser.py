@@ -125,6 +125,16 @@ def test_teacher_notice_reaches_learner(
     expect(page.get_by_role("heading", name="あしたは遠足です")).to_be_visible()
     screenshot(page, request, "learner-notice")
 
+    # The language switch: English for this browser from now on, Japanese again on request.
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Today's timetable")
+    expect(page.get_by_role("heading", name="Notices")).to_be_visible()
+    screenshot(page, request, "learner-home-english")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="日本語").click()
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+
 
 def test_admin_fixes_roster_and_imports(
     page: Page,
