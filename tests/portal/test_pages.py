@@ -347,3 +347,19 @@ def test_uploads_are_pruned_and_imported_packages_removed(
     os.utime(upload.folder, (old, old))
     assert roster_upload.prune(container, admin) == 1
     assert client.get(first.headers["location"]).status_code == 404
+
+
+def test_deep_linking_needs_an_editable_period_and_a_known_tool(
+    client: TestClient, container: Container
+) -> None:
+    place_lesson(client, container, CLASS_5_1, "算数", "分数", "rl-dl", "分数ドリル")
+    weekday = school_weekday(container)
+    form = client.get(f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2")
+    slot_id = re.search(r'action="/teach/slots/(\d+)/materials"', form.text)
+    assert slot_id is not None
+    # No tool offers Deep Linking until LTI is wired in: the manual form stands in.
+    assert "/deep-link/" not in form.text
+    assert client.get(f"/teach/slots/{slot_id.group(1)}/deep-link/dep-1").status_code == 404
+    sign_in(client, container, BOARD_CODE, TEACHER_JUNIOR)
+    assert client.get(f"/teach/slots/{slot_id.group(1)}/deep-link/dep-1").status_code == 403
+    assert client.get("/teach/slots/999999/deep-link/dep-1").status_code == 404

@@ -9,8 +9,14 @@ linking falls back to a form where the teacher names a resource link. The coordi
 - :func:`class_tools` → the tools deployed for the class's school (``lti`` registry);
 - :func:`launch` → ``lti.start_launch(principal, resource_link_id)`` (LTI records the launch
   statement itself; drop :func:`tsunagu.portal.statements.launched` then);
-- :func:`deep_linking_tools` / :func:`start_deep_linking` → ``lti.start_deep_linking(principal,
-  deployment, class_sourced_id, placement="timetable:<slot id>")``.
+- :func:`deep_linking_tools` → the deployments offering Deep Linking to the class's school, and
+  :func:`start_deep_linking` (called by ``GET /teach/slots/{slot}/deep-link/{deployment}``) →
+  ``lti.start_deep_linking(principal, deployment, class_sourced_id, placement="timetable:<slot
+  id>")``. Where LTI stores the returned items, it should also record the LMS-profile
+  ``shared`` statement (the manual form does it with :mod:`tsunagu.portal.statements`).
+
+The learner home, the period editor and the launch check all go through this module, so these
+functions are the only places to change.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from tsunagu.container import Container
 from tsunagu.identity.principal import Principal
@@ -93,3 +100,17 @@ def deep_linking_tools(
 ) -> list[DeepLinkingTool]:
     """Tools offering Deep Linking to this class. First version: none (manual form instead)."""
     return []
+
+
+def start_deep_linking(
+    container: Container,
+    principal: Principal,
+    deployment_id: str,
+    class_sourced_id: str,
+    placement: str,
+) -> Response | None:
+    """The response that sends the teacher to the tool's Deep Linking picker, or None if the
+    deployment is unknown. First version: None. Wired: ``lti.start_deep_linking(principal,
+    deployment, class_sourced_id, placement=placement)``; the items the tool returns become
+    resource links with that placement, which :func:`placed_materials` then lists."""
+    return None

@@ -168,7 +168,12 @@ def class_roster(
 def _editor_context(
     session: Any, principal: Principal, klass: timetable.ClassInfo
 ) -> dict[str, Any]:
-    week = timetable.week(session, principal.tenant_id, klass.sourced_id)
+    week = portal.with_materials(
+        session,
+        principal.tenant_id,
+        klass.sourced_id,
+        timetable.week(session, principal.tenant_id, klass.sourced_id),
+    )
     return {
         "klass": klass,
         "week": week,
@@ -209,7 +214,13 @@ def _slot_editor(
             raise _fail(exc) from exc
         if weekday not in timetable.WEEKDAYS or not 1 <= period <= timetable.MAX_PERIOD:
             raise HTTPException(status_code=404)
-        slot = timetable.week(session, principal.tenant_id, class_id).get((weekday, period))
+        week = portal.with_materials(
+            session,
+            principal.tenant_id,
+            class_id,
+            timetable.week(session, principal.tenant_id, class_id),
+        )
+        slot = week.get((weekday, period))
         tools = materials.deep_linking_tools(session, principal, class_id)
     context = {
         "klass": klass,
@@ -326,6 +337,33 @@ def remove_material(
             request, container, principal, slot.class_sourced_id, slot.weekday, slot.period
         )
     return RedirectResponse(back if back.startswith("/teach/") else "/teach", status_code=303)
+
+
+@router.get("/teach/slots/{slot_id}/deep-link/{deployment_id}")
+def deep_link(
+    slot_id: int,
+    deployment_id: str,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Pick a material in a tool for this period (LTI Deep Linking 2.0, placement = the slot)."""
+    with container.database.session() as session:
+        slot = timetable.get_slot(session, principal.tenant_id, slot_id)
+        if slot is None:
+            raise HTTPException(status_code=404, detail="見つかりません。")
+        try:
+            klass = portal.viewable_class(session, principal, slot.class_sourced_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+        if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
+            raise HTTPException(status_code=403, detail="この操作はできません。")
+    started = materials.start_deep_linking(
+        container, principal, deployment_id, klass.sourced_id, slot.placement
+    )
+    if started is None:
+        raise HTTPException(status_code=404, detail="このツールは使えません。")
+    return started
 
 
 @router.get("/teach/classes/{class_id}/activity", response_class=HTMLResponse)

@@ -6,7 +6,7 @@ passed in) so a page is a handful of indexed queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,15 @@ def main_class(session: Session, principal: Principal) -> ClassInfo | None:
     return classes[0] if classes else None
 
 
+def with_materials(
+    session: Session, tenant_id: int, class_sourced_id: str, week: dict[tuple[int, int], Slot]
+) -> dict[tuple[int, int], Slot]:
+    """The week with each period's materials as :mod:`tsunagu.portal.materials` reports them
+    (today the timetable's own table; once LTI is wired, its resource links per placement)."""
+    placed = materials.placed_materials(session, tenant_id, class_sourced_id, list(week.values()))
+    return {key: replace(slot, materials=placed.get(slot.id, ())) for key, slot in week.items()}
+
+
 @dataclass
 class LearnerHome:
     day: date
@@ -69,7 +78,12 @@ def learner_home(session: Session, settings: Settings, principal: Principal) -> 
     periods: list[Slot] = []
     tools: list[materials.Tool] = []
     if klass is not None:
-        week = timetable.week(session, principal.tenant_id, klass.sourced_id)
+        week = with_materials(
+            session,
+            principal.tenant_id,
+            klass.sourced_id,
+            timetable.week(session, principal.tenant_id, klass.sourced_id),
+        )
         periods = sorted(
             (s for (wd, _), s in week.items() if wd == day.isoweekday()), key=lambda s: s.period
         )
