@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from tsunagu import __version__
 from tsunagu.container import Container, build_container
@@ -40,9 +41,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    from tsunagu.web.assets import build_assets
     from tsunagu.web.templating import build_templates
 
     app.state.templates = build_templates()
+    app.state.assets = build_assets(container.settings.assets_dir)
 
     from tsunagu.health.routes import router as health_router
     from tsunagu.identity.routes import router as identity_router
@@ -50,8 +53,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from tsunagu.lrs.routes import router as lrs_router
     from tsunagu.lti.routes import router as lti_router
     from tsunagu.oauth.routes import router as oauth_router
+    from tsunagu.portal.pages import router as pages_router
     from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
+    from tsunagu.web.middleware import LocaleMiddleware
+    from tsunagu.web.routes import router as web_router
 
     app.include_router(health_router)
     app.include_router(oauth_router)
@@ -63,6 +69,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(portal_router)
     app.include_router(identity_router)
     _install_browser_protection(app, container)
+    app.include_router(pages_router)
+    app.include_router(web_router)
+    # Pages and JSON shrink 5-10x; statics arrive already compressed (Content-Encoding set).
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
+    app.add_middleware(LocaleMiddleware)
     return app
 
 

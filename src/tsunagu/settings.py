@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         ),
     )
     oauth_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    assets_dir: Path = Field(
+        default=Path(__file__).resolve().parents[2] / "node_modules",
+        description=(
+            "Folder of the browser libraries the portal serves itself (htmx), installed from the "
+            "npm registry by `make assets`; never fetched from a CDN at run time."
+        ),
+    )
+    portal_timezone: str = Field(
+        default="Asia/Tokyo",
+        description="Time zone of the schools: what 'today' means on the timetable and notices.",
+    )
     roster_max_problems_per_rule: int = Field(
         default=1000,
         ge=1,

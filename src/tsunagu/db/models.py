@@ -7,6 +7,7 @@ from tsunagu.lti import models as lti_models
 from tsunagu.oauth import models as oauth_models
 from tsunagu.roster import models as roster_models
 from tsunagu.tenancy import models as tenancy_models
+from tsunagu.timetable import models as timetable_models
 
 __all__ = [
     "audit_models",
@@ -16,4 +17,5 @@ __all__ = [
     "oauth_models",
     "roster_models",
     "tenancy_models",
+    "timetable_models",
 ]

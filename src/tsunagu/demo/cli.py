@@ -37,6 +37,16 @@ def setup(
                 ],
                 "lti_tool": result.tool_client_id,
                 "lti_tool_config": str(result.tool_config) if result.tool_config else None,
+                "portal": (
+                    {
+                        "classes": result.portal.classes,
+                        "timetable_slots": result.portal.slots,
+                        "notices": result.portal.notices,
+                        "statements": result.portal.statements,
+                    }
+                    if result.portal
+                    else None
+                ),
             }
         )
         return
@@ -55,3 +65,8 @@ def setup(
                 f"  {account.role:<13} {account.username}  ({account.name})", highlight=False
             )
         console.print("  (administrators also register an authenticator app at first sign-in)")
+    if result.portal:
+        console.print(
+            f"portal: {result.portal.classes} classes with timetables ({result.portal.slots} "
+            f"periods), {result.portal.notices} notices, {result.portal.statements:,} statements"
+        )

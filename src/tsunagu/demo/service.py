@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tsunagu.container import Container
 from tsunagu.db import migrate
+from tsunagu.demo.portal_data import DemoPortalResult, seed_portal
 from tsunagu.lti.demo import setup_demo_tool
 from tsunagu.roster.generator import DISTRICT_NAME, GeneratorConfig, generate_roster
 from tsunagu.roster.importer import import_roster
@@ -46,6 +48,8 @@ class DemoResult:
     #: The sample LTI tool's client_id and the config file its process reads.
     tool_client_id: str | None = None
     tool_config: Path | None = None
+    #: What was seeded for the portal by this run (None when it already had timetables).
+    portal: DemoPortalResult | None = None
 
 
 @dataclass(frozen=True)
@@ -141,15 +145,17 @@ def setup_demo(
             created = True
     if _user_count(container, tenant.id):
         tool = setup_demo_tool(container, tenant.code)
+        portal = _seed_portal(container, tenant.id)
         return DemoResult(
             tenant.code,
             tenant.name,
             created,
             None,
             _user_count(container, tenant.id),
-            _demo_accounts(container, tenant.code, tenant.id),
-            tool.client_id,
-            tool.config_path,
+            accounts=_demo_accounts(container, tenant.code, tenant.id),
+            tool_client_id=tool.client_id,
+            tool_config=tool.config_path,
+            portal=portal,
         )
 
     # Regenerated every time it is needed (under a second): a package left by an older version
@@ -161,13 +167,23 @@ def setup_demo(
         problems = "; ".join(str(p) for p in outcome.errors[:5])
         raise DemoSetupError(f"the demo roster {package} was refused: {problems}")
     tool = setup_demo_tool(container, tenant.code)
+    portal = _seed_portal(container, tenant.id)
     return DemoResult(
         tenant.code,
         tenant.name,
         created,
         package,
         _user_count(container, tenant.id),
-        _demo_accounts(container, tenant.code, tenant.id),
-        tool.client_id,
-        tool.config_path,
+        accounts=_demo_accounts(container, tenant.code, tenant.id),
+        tool_client_id=tool.client_id,
+        tool_config=tool.config_path,
+        portal=portal,
     )
+
+
+def _seed_portal(container: Container, tenant_id: int) -> DemoPortalResult | None:
+    """Timetables, notices and study activity, once (a demo someone has edited is left alone)."""
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(container.settings.portal_timezone)).date()
+    return seed_portal(container, tenant_id, today=today)
