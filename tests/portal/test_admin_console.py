@@ -141,7 +141,8 @@ def school_code(container: Container, school: str) -> str:
 
     with container.database.session() as session:
         org = session.get(Org, (tenant_id(container), school))
-        assert org is not None and org.identifier
+        assert org is not None
+        assert org.identifier
         return org.identifier
 
 
@@ -163,15 +164,18 @@ def test_board_admin_sees_every_page(client: TestClient, container: Container) -
             assert f'href="{link}"' in answer.text
     tools = client.get("/admin/tools").text
     assert "さくさくドリル" in tools
-    assert "自己登録" in tools and 'action="/admin/tools/approve"' in tools
+    assert "自己登録" in tools
+    assert 'action="/admin/tools/approve"' in tools
     cards = client.get("/admin/cards").text
-    assert "5年1組" in cards and "1年1組" in cards
+    assert "5年1組" in cards
+    assert "1年1組" in cards
     assert f'action="/classes/{CLASS_5_1}/sign-in-cards"' in cards
     people = client.get("/admin/users?q=山田").text
     assert f'href="/admin/users/{PUPIL}"' in people
     person = client.get(f"/admin/users/{PUPIL}")
     assert person.status_code == 200
-    assert "ヤマダ タロウ" in person.text and "5年1組" in person.text
+    assert "ヤマダ タロウ" in person.text
+    assert "5年1組" in person.text
 
 
 @pytest.mark.parametrize("who", [TEACHER_JUNIOR, PUPIL])
@@ -211,7 +215,8 @@ def test_school_admin_is_limited_to_their_school(client: TestClient, container: 
     assert "ひがし中学校" not in tools.text
     assert client.get("/admin/sign-in-settings").status_code == 403
     cards = client.get("/admin/cards").text
-    assert CLASS_5_1 in cards and CLASS_J1 not in cards
+    assert CLASS_5_1 in cards
+    assert CLASS_J1 not in cards
     # People: their school's, not the junior high's.
     assert PUPIL_JUNIOR not in client.get("/admin/users?q=高橋").text
     assert client.get(f"/admin/users/{PUPIL_JUNIOR}").status_code == 403
@@ -276,7 +281,8 @@ def test_board_admin_deploys_undeploys_approves_and_rejects(
 
     # Bad input: 400 with the page, nothing changed.
     bad = post(client, "/admin/tools/deploy", {"client_id": client_id, "target": "everywhere"})
-    assert bad.status_code == 400 and 'role="alert"' in bad.text
+    assert bad.status_code == 400
+    assert 'role="alert"' in bad.text
     bad = post(client, "/admin/tools/deploy", {"client_id": client_id, "target": "schools"})
     assert bad.status_code == 400
     bad = post(client, "/admin/tools/deploy", {"client_id": "no-such-tool", "target": "tenant"})
@@ -300,7 +306,8 @@ def test_board_admin_deploys_undeploys_approves_and_rejects(
     elem, junior = f"S_{school_code(container, ELEM)}", f"S_{school_code(container, JUNIOR)}"
     assert deployments(container, client_id) == {f"B_{BOARD_CODE}": True, elem: True, junior: True}
     page = client.get("/admin/tools").text
-    assert "みなみ小学校" in page and "ひがし中学校" in page
+    assert "みなみ小学校" in page
+    assert "ひがし中学校" in page
     assert (
         post(
             client, "/admin/tools/undeploy", {"client_id": client_id, "deployment_id": junior}
@@ -428,7 +435,8 @@ def test_identity_providers_are_added_and_removed(client: TestClient, container:
         {"kind": "google", "client_id": "ours", "client_secret": "s3cret"},
     )
     assert bad.status_code == 400
-    assert 'value="ours"' in bad.text and "s3cret" not in bad.text
+    assert 'value="ours"' in bad.text
+    assert "s3cret" not in bad.text
     bad = post(
         client,
         "/admin/sign-in-settings/providers",
@@ -466,7 +474,9 @@ def test_identity_providers_are_added_and_removed(client: TestClient, container:
         ("microsoft", (), ("00000000-0000-4000-8000-000000000001",)),
     ]
     page = client.get("/admin/sign-in-settings").text
-    assert "ours" in page and "s3cret" not in page and "/signin/oidc/callback" in page
+    assert "ours" in page
+    assert "s3cret" not in page
+    assert "/signin/oidc/callback" in page
     # Another tenant's provider cannot be removed from here.
     assert post(client, f"/admin/sign-in-settings/providers/{theirs.id}/delete").status_code == 404
     with container.database.session() as session:
@@ -503,7 +513,8 @@ def active_cards(container: Container, user: str, code: str = BOARD_CODE) -> int
 def test_class_cards_are_issued_and_revoked(client: TestClient, container: Container) -> None:
     sign_in(client, container, BOARD_CODE, BOARD_ADMIN)
     issued = post(client, f"/classes/{CLASS_5_1}/sign-in-cards")
-    assert issued.status_code == 200 and issued.headers["content-type"] == "application/pdf"
+    assert issued.status_code == 200
+    assert issued.headers["content-type"] == "application/pdf"
     assert active_cards(container, PUPIL) == 1
     row = client.get("/admin/cards").text.split(CLASS_5_1, 1)[1].split("</tr>", 1)[0]
     assert re.search(r"<td>3</td>\s*<td>3</td>", row), row
@@ -521,14 +532,16 @@ def test_credentials_are_reset(client: TestClient, container: Container) -> None
     sign_in(client, container, BOARD_CODE, TEACHER)  # enrolls the principal's TOTP
     sign_in(client, container, BOARD_CODE, BOARD_ADMIN)
     page = client.get(f"/admin/users/{TEACHER}").text
-    assert "学校管理者" in page and "登録済み" in page
+    assert "学校管理者" in page
+    assert "登録済み" in page
 
     # Password: a too-short one is refused and nothing changes; an empty one is generated.
     with container.database.session() as session:
         before = session.get(LocalPassword, (board, PUPIL))
         before_hash = before.password_hash if before else None
     short = post(client, f"/admin/users/{PUPIL}/password", {"new_password": "abc"})
-    assert short.status_code == 400 and 'role="alert"' in short.text
+    assert short.status_code == 400
+    assert 'role="alert"' in short.text
     with container.database.session() as session:
         row = session.get(LocalPassword, (board, PUPIL))
         assert (row.password_hash if row else None) == before_hash
@@ -549,7 +562,8 @@ def test_credentials_are_reset(client: TestClient, container: Container) -> None
 
     # A pupil's card: reissued as a one-card PDF, then revoked.
     card = post(client, f"/admin/users/{PUPIL}/cards/reissue")
-    assert card.status_code == 200 and card.content.startswith(b"%PDF")
+    assert card.status_code == 200
+    assert card.content.startswith(b"%PDF")
     assert active_cards(container, PUPIL) == 1
     assert "有効" in client.get(f"/admin/users/{PUPIL}").text
     assert post(client, f"/admin/users/{PUPIL}/cards/revoke").status_code == 303
@@ -573,7 +587,8 @@ def test_other_tenants_are_out_of_reach(client: TestClient, container: Container
         )
     sign_in(client, container, BOARD_CODE, BOARD_ADMIN)
     tools = client.get("/admin/tools").text
-    assert "となりのツール" not in tools and f"B_{OTHER_BOARD_CODE}" not in tools
+    assert "となりのツール" not in tools
+    assert f"B_{OTHER_BOARD_CODE}" not in tools
     assert post(client, "/admin/tools/approve", {"client_id": their_pending}).status_code == 404
     assert post(client, "/admin/tools/reject", {"client_id": their_pending}).status_code == 404
     stop = post(
@@ -585,7 +600,8 @@ def test_other_tenants_are_out_of_reach(client: TestClient, container: Container
     assert deployments(container, client_id) == {f"B_{OTHER_BOARD_CODE}": True}
     # Same names in both boards: only ours are found.
     found = client.get("/admin/users?q=山田").text
-    assert PUPIL in found and OTHER_PUPIL not in found
+    assert PUPIL in found
+    assert OTHER_PUPIL not in found
     assert client.get(f"/admin/users/{OTHER_PUPIL}").status_code == 404
     assert post(client, f"/admin/users/{OTHER_PUPIL}/password").status_code == 404
     assert post(client, f"/admin/users/{OTHER_PUPIL}/cards/reissue").status_code == 404
@@ -596,7 +612,8 @@ def test_other_tenants_are_out_of_reach(client: TestClient, container: Container
             is None
         )
         assert registry.get_tool(session, their_pending, active_only=False).status == "pending"
-    assert audit_actions(container) == [] and audit_actions(container, OTHER_BOARD_CODE) == []
+    assert audit_actions(container) == []
+    assert audit_actions(container, OTHER_BOARD_CODE) == []
 
 
 def test_state_changes_need_the_csrf_token(client: TestClient, container: Container) -> None:
@@ -613,5 +630,23 @@ def test_state_changes_need_the_csrf_token(client: TestClient, container: Contai
         wrong = client.post(url, data={**data, "csrftoken": "forged"}, follow_redirects=False)
         assert wrong.status_code == 403, url
     assert deployments(container, client_id) == {}
+    assert active_cards(container, PUPIL) == 0
+    assert audit_actions(container) == []
+
+
+def test_school_admin_cannot_touch_an_administrator(
+    client: TestClient, container: Container
+) -> None:
+    from tsunagu.identity import operators
+
+    sign_in(client, container, BOARD_CODE, TEACHER)
+    assert 'action="/admin/users/' in client.get(f"/admin/users/{PUPIL}").text
+    with container.database.transaction() as session:
+        operators.grant(session, tenant_id(container), PUPIL)
+    page = client.get(f"/admin/users/{PUPIL}")
+    assert page.status_code == 200
+    assert f'action="/admin/users/{PUPIL}/password"' not in page.text
+    assert post(client, f"/admin/users/{PUPIL}/password").status_code == 403
+    assert post(client, f"/admin/users/{PUPIL}/cards/reissue").status_code == 403
     assert active_cards(container, PUPIL) == 0
     assert audit_actions(container) == []
