@@ -650,3 +650,12 @@ def test_school_admin_cannot_touch_an_administrator(
     assert post(client, f"/admin/users/{PUPIL}/cards/reissue").status_code == 403
     assert active_cards(container, PUPIL) == 0
     assert audit_actions(container) == []
+
+
+def test_console_speaks_english(client: TestClient, container: Container) -> None:
+    sign_in(client, container, BOARD_CODE, BOARD_ADMIN)
+    english = client.get("/admin/tools", headers={"Accept-Language": "en"}).text
+    assert "Registered tools and their deployments" in english
+    assert "登録されているツールと配信先" not in english
+    people = client.get(f"/admin/users/{PUPIL}", headers={"Accept-Language": "en"}).text
+    assert "Sign-in methods" in people
