@@ -172,6 +172,8 @@ def test_board_admin_sees_every_page(client: TestClient, container: Container) -
     assert f'action="/classes/{CLASS_5_1}/sign-in-cards"' in cards
     people = client.get("/admin/users?q=山田").text
     assert f'href="/admin/users/{PUPIL}"' in people
+    assert client.get("/admin/users?q=" + "や" * 300).status_code == 200
+    assert client.get("/admin/users/no-such-person").status_code == 404
     person = client.get(f"/admin/users/{PUPIL}")
     assert person.status_code == 200
     assert "ヤマダ タロウ" in person.text
@@ -477,6 +479,7 @@ def test_identity_providers_are_added_and_removed(client: TestClient, container:
     assert "ours" in page
     assert "s3cret" not in page
     assert "/signin/oidc/callback" in page
+    assert post(client, "/admin/sign-in-settings/providers/abc/delete").status_code == 404
     # Another tenant's provider cannot be removed from here.
     assert post(client, f"/admin/sign-in-settings/providers/{theirs.id}/delete").status_code == 404
     with container.database.session() as session:

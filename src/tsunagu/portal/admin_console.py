@@ -283,7 +283,11 @@ def approve(
                 granted = console.check_scopes(asked, scope or [])
             except console.ConsoleError as exc:
                 raise RefusedError(400, str(exc)) from exc
-            info, deployed = registry.approve_tool(db, client_id, granted)
+            try:
+                info, deployed = registry.approve_tool(db, client_id, granted)
+            except registry.RegistryError as exc:
+                # E.g. the school the registration was aimed at has left the roster since.
+                raise RefusedError(400, N_("この登録は承認できません。")) from exc
             _audit(
                 db,
                 request,
@@ -421,13 +425,15 @@ def add_provider(
 
 @router.post("/admin/sign-in-settings/providers/{provider_id}/delete", response_class=HTMLResponse)
 def remove_provider(
-    request: Request, container: ContainerDep, principal: PrincipalDep, provider_id: int
+    request: Request, container: ContainerDep, principal: PrincipalDep, provider_id: str
 ) -> Response:
     try:
         _signin_admin(principal)
+        if not provider_id.isdigit() or len(provider_id) > 18:
+            raise RefusedError(404, N_("見つかりません。"))
         with container.database.transaction() as db:
             try:
-                info = oidc.remove_provider(db, principal.tenant_code, provider_id)
+                info = oidc.remove_provider(db, principal.tenant_code, int(provider_id))
             except oidc.IdpAdminError as exc:
                 raise RefusedError(404, N_("見つかりません。")) from exc
             _audit(db, request, principal, "idp.remove", str(info.id), {"kind": info.kind})
@@ -484,7 +490,7 @@ def users_page(
     request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: Annotated[str, Query()] = "",
 ) -> Response:
     try:
         _console(principal)
