@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(identity_router)
     _install_browser_protection(app, container)
     app.include_router(pages_router)
+    from tsunagu.portal.admin_console import router as admin_console_router
+
+    app.include_router(admin_console_router)
     app.include_router(web_router)
     # Pages and JSON shrink 5-10x; statics arrive already compressed (Content-Encoding set).
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

@@ -91,3 +91,60 @@ def can_view_user(principal: Principal, user: UserRef) -> bool:
 
 def can_read_audit_log(principal: Principal, tenant_id: int) -> bool:
     return can_administer_tenant(principal, tenant_id)
+
+
+# --- the administrators' console (tools, sign-in settings, cards, users) ---------------------
+#
+# Decisions (issue 6, "Administrators"):
+# - The console opens for school and board administrators and operators.
+# - Approving or rejecting a Dynamic Registration, and deploying a tool to the whole tenant
+#   (``B_`` deployment), is the board's decision: approval grants a vendor the data scopes it
+#   asked for across every school, so only tenant administrators make it.
+# - A school administrator may deploy an *already approved* tool to their own schools (``S_``
+#   deployment) and undeploy it there: a school choosing from the board's catalogue changes no
+#   vendor's access beyond that school. They see deployments and launch figures of their schools
+#   only.
+# - Sign-in settings (identity providers) apply to the whole tenant: tenant administrators only.
+# - Credentials (password, TOTP, QR cards) of a person: tenant administrators for anyone in the
+#   tenant; a school administrator for people of their schools who hold no administrator role
+#   (resetting a fellow administrator's second factor is the board's call, never a peer's).
+
+
+def can_open_admin_console(principal: Principal) -> bool:
+    return is_tenant_admin(principal) or principal.has(PortalRole.SCHOOL_ADMIN)
+
+
+def can_review_tool_registrations(principal: Principal, tenant_id: int) -> bool:
+    """Approve or reject a pending LTI Dynamic Registration aimed at this tenant."""
+    return can_administer_tenant(principal, tenant_id)
+
+
+def can_deploy_tool(principal: Principal, tenant_id: int, school_sourced_id: str | None) -> bool:
+    """Deploy or undeploy a tool: to the tenant (``None``) or to one school of it."""
+    if school_sourced_id is None:
+        return can_administer_tenant(principal, tenant_id)
+    return can_administer_school(principal, tenant_id, school_sourced_id)
+
+
+def can_view_launch_statistics(
+    principal: Principal, tenant_id: int, school_sourced_id: str
+) -> bool:
+    return can_administer_school(principal, tenant_id, school_sourced_id)
+
+
+def can_manage_sign_in_settings(principal: Principal, tenant_id: int) -> bool:
+    return can_administer_tenant(principal, tenant_id)
+
+
+def can_manage_credentials(principal: Principal, user: UserRef, *, target_is_admin: bool) -> bool:
+    """Reset a password or TOTP, revoke or reissue a QR card of ``user``."""
+    if not _same_tenant(principal, user.tenant_id):
+        return False
+    if is_tenant_admin(principal):
+        return True
+    if target_is_admin or not principal.has(PortalRole.SCHOOL_ADMIN):
+        return False
+    return any(
+        can_administer_school(principal, user.tenant_id, school)
+        for school in user.school_sourced_ids
+    )
