@@ -219,6 +219,19 @@ def create_resource_link(
     return link
 
 
+def unplace_resource_link(
+    session: Session, tenant_id: int, resource_link_id: str, placement: str
+) -> bool:
+    """Take a link off a placement (a teacher removes it from a period). The link itself stays:
+    its launches, line items and scores keep pointing at it. False if it was not placed there."""
+    link = session.get(ResourceLink, resource_link_id)
+    if link is None or link.tenant_id != tenant_id or link.placement != placement:
+        return False
+    link.placement = None
+    session.flush()
+    return True
+
+
 # --- who may launch what ----------------------------------------------------------------------
 
 

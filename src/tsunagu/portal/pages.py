@@ -123,16 +123,14 @@ def study_record(request: Request, container: ContainerDep, principal: Principal
     return page(request, principal, "portal/record.html", {"days": days})
 
 
-@router.get("/launch/{resource_link_id}", response_class=HTMLResponse)
-def launch(
-    resource_link_id: str, request: Request, container: ContainerDep, principal: PrincipalDep
-) -> Response:
-    with container.database.session() as session:
-        found = materials.find_launchable(session, principal, resource_link_id)
-    if found is None:
-        raise HTTPException(status_code=404, detail="この教材は開けません。")
-    materials.launch(container, principal, found)
-    return page(request, principal, "portal/launch.html", {"launched": found})
+@router.get("/launch/{resource_link_id}")
+def launch(resource_link_id: str, container: ContainerDep, principal: PrincipalDep) -> Response:
+    """Open a material: off to the tool's OIDC login (LTI 1.3); LTI records the launch."""
+    try:
+        target = materials.launch_target(container, principal, resource_link_id)
+    except materials.LaunchRefused as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from exc
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 # --- teachers ------------------------------------------------------------------------------
@@ -281,68 +279,41 @@ def save_slot(
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/teach/slots/{slot_id}/materials", response_class=HTMLResponse)
-def place_material(
-    slot_id: int,
-    request: Request,
-    container: ContainerDep,
-    principal: PrincipalDep,
-    resource_link_id: Annotated[str, Form()] = "",
-    title: Annotated[str, Form()] = "",
-    tool_name: Annotated[str, Form()] = "",
-) -> Response:
-    try:
-        with container.database.transaction() as session:
-            material = timetable.place_material(
-                session, principal, slot_id, resource_link_id, title, tool_name, now=_now()
-            )
-            slot = timetable.get_slot(session, principal.tenant_id, slot_id)
-            assert slot is not None
-            klass = timetable.get_class(session, principal.tenant_id, slot.class_sourced_id)
-            assert klass is not None
-    except timetable.InvalidInputError as exc:
-        raise HTTPException(status_code=400, detail=f"{exc.field}: {exc}") from exc
-    except timetable.TimetableError as exc:
-        raise _fail(exc) from exc
-    # LMS profile: assigning a material to a class is a `shared` statement by the teacher.
-    from tsunagu.portal import statements
-
-    statements.material_shared(container, principal, klass, slot, material)
-    if _is_htmx(request):
-        return _slot_editor(
-            request, container, principal, slot.class_sourced_id, slot.weekday, slot.period,
-            saved=True,
-        )  # fmt: skip
-    return RedirectResponse(
-        f"/teach/classes/{slot.class_sourced_id}/timetable/{slot.weekday}/{slot.period}?saved=1",
-        status_code=303,
-    )
-
-
-@router.post("/teach/materials/{material_id}/delete")
+@router.post("/teach/slots/{slot_id}/materials/{resource_link_id}/delete")
 def remove_material(
-    material_id: int,
+    slot_id: int,
+    resource_link_id: str,
     request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
-    back: Annotated[str, Form()] = "/teach",
 ) -> Response:
+    """Take a material off a period (the resource link stays, with its launches and scores)."""
     with container.database.transaction() as session:
+        slot = timetable.get_slot(session, principal.tenant_id, slot_id)
+        if slot is None:
+            raise HTTPException(status_code=404, detail="見つかりません。")
         try:
-            slot = timetable.remove_material(session, principal, material_id)
+            klass = portal.viewable_class(session, principal, slot.class_sourced_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
+        if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
+            raise HTTPException(status_code=403, detail="この操作はできません。")
+        if not materials.unplace(session, principal, slot, resource_link_id):
+            raise HTTPException(status_code=404, detail="見つかりません。")
     if _is_htmx(request):
         return _slot_editor(
             request, container, principal, slot.class_sourced_id, slot.weekday, slot.period
         )
-    return RedirectResponse(back if back.startswith("/teach/") else "/teach", status_code=303)
+    return RedirectResponse(
+        f"/teach/classes/{slot.class_sourced_id}/timetable/{slot.weekday}/{slot.period}",
+        status_code=303,
+    )
 
 
-@router.get("/teach/slots/{slot_id}/deep-link/{deployment_id}")
+@router.get("/teach/slots/{slot_id}/deep-link/{client_id}")
 def deep_link(
     slot_id: int,
-    deployment_id: str,
+    client_id: str,
     request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
@@ -358,12 +329,14 @@ def deep_link(
             raise _fail(exc) from exc
         if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
             raise HTTPException(status_code=403, detail="この操作はできません。")
-    started = materials.start_deep_linking(
-        container, principal, deployment_id, klass.sourced_id, slot.placement
-    )
-    if started is None:
-        raise HTTPException(status_code=404, detail="このツールは使えません。")
-    return started
+    back = f"/teach/classes/{klass.sourced_id}/timetable/{slot.weekday}/{slot.period}"
+    try:
+        target = materials.start_deep_linking(
+            container, principal, client_id, klass.sourced_id, slot.placement, back
+        )
+    except materials.LaunchRefused as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from exc
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/teach/classes/{class_id}/activity", response_class=HTMLResponse)
