@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-
 from sqlalchemy import select
 
 from tests.identity.support import TEST_PASSWORD, totp_code_for
@@ -192,7 +191,9 @@ def sign_in_browser(context: BrowserContext, server: LiveServer, user_sourced_id
     page.get_by_role("button", name="サインイン").click()
     page.wait_for_load_state()
     if "/signin/totp" in page.url:
-        page.get_by_label("コード", exact=True).fill(totp_code_for(container, tenant_id, user_sourced_id))
+        page.get_by_label("コード", exact=True).fill(
+            totp_code_for(container, tenant_id, user_sourced_id)
+        )
         page.get_by_role("button", name="確認").click()
         page.wait_for_load_state()
     assert page.url.endswith("/me"), page.url

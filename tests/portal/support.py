@@ -7,9 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
-from joserfc.jwk import RSAKey
-
 from fastapi.testclient import TestClient
+from joserfc.jwk import RSAKey
 
 from tests.identity.support import sign_in
 from tests.lti.support import (

@@ -11,22 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
 
-from tests.portal.support import (
-    BOARD_ADMIN,
-    BOARD_CODE,
-    CLASS_1_1,
-    CLASS_5_1,
-    PUPIL,
-    PUPIL_JUNIOR,
-    TEACHER,
-    TEACHER_JUNIOR,
-    YOUNG,
-    load_board,
-    DRILL,
-    deep_link_material,
-    portal_roster,
-)
-from tests.portal.support import sign_in_htmx as sign_in
 from tests.lti.support import (
     TOOL_BASE,
     auth_request,
@@ -35,6 +19,22 @@ from tests.lti.support import (
     register_tool,
     verify_id_token,
 )
+from tests.portal.support import (
+    BOARD_ADMIN,
+    BOARD_CODE,
+    CLASS_1_1,
+    CLASS_5_1,
+    DRILL,
+    PUPIL,
+    PUPIL_JUNIOR,
+    TEACHER,
+    TEACHER_JUNIOR,
+    YOUNG,
+    deep_link_material,
+    load_board,
+    portal_roster,
+)
+from tests.portal.support import sign_in_htmx as sign_in
 from tests.roster.packages import write_package
 from tsunagu.app import create_app
 from tsunagu.container import Container

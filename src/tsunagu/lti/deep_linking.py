@@ -11,12 +11,11 @@ were accepted, a positive ``scoreMaximum``, string custom parameters, http(s) UR
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
-
-import logging
 
 from sqlalchemy import select
 

@@ -46,7 +46,7 @@ class DeepLinkingTool:
     name: str
 
 
-class LaunchRefused(Exception):
+class LaunchRefusedError(Exception):
     """The link cannot be opened by this person (pages answer with ``status``)."""
 
     def __init__(self, message: str, status: int) -> None:
@@ -107,7 +107,10 @@ def class_tools(
         if link.placement:  # a link taken off every period is not offered any more
             first_link.setdefault(link.client_id, link.id)
     return [
-        Tool(tool.name, launch_url(first_link[tool.client_id]) if tool.client_id in first_link else "")
+        Tool(
+            tool.name,
+            launch_url(first_link[tool.client_id]) if tool.client_id in first_link else "",
+        )
         for tool in _deployed_tools(session, tenant_id, class_sourced_id)
     ]
 
@@ -126,10 +129,10 @@ def launch_target(container: Container, principal: Principal, resource_link_id: 
                 or info.tenant_id != principal.tenant_id
                 or info.class_sourced_id not in classes
             ):
-                raise LaunchRefused("この教材は開けません。", 404)
+                raise LaunchRefusedError("この教材は開けません。", 404)
         return lti.start_launch(container, principal, resource_link_id)
     except lti.LaunchError as exc:
-        raise LaunchRefused(str(exc), 404 if exc.status == 403 else exc.status) from exc
+        raise LaunchRefusedError(str(exc), 404 if exc.status == 403 else exc.status) from exc
 
 
 def deep_linking_tools(
@@ -163,11 +166,9 @@ def start_deep_linking(
             return_url=return_url,
         )
     except lti.LaunchError as exc:
-        raise LaunchRefused(str(exc), exc.status) from exc
+        raise LaunchRefusedError(str(exc), exc.status) from exc
 
 
-def unplace(
-    session: Session, principal: Principal, slot: Slot, resource_link_id: str
-) -> bool:
+def unplace(session: Session, principal: Principal, slot: Slot, resource_link_id: str) -> bool:
     """Take a link off a period (the caller has checked the teacher may edit it)."""
     return lti.unplace_resource_link(session, principal.tenant_id, resource_link_id, slot.placement)

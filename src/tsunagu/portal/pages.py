@@ -2,7 +2,7 @@
 
 Thin handlers: parse the form, call a service, render a template. Every page needs a signed-in
 principal (``require_principal``); what each may see and do is decided in
-:mod:`tsunagu.timetable.policy`. Forms work without JavaScript; with htmx the timetable editor
+:mod:`tsunagu.identity.policy`. Forms work without JavaScript; with htmx the timetable editor
 opens a period beside the grid and saves in place (``HX-Request`` answers a fragment, the grid
 cell is swapped out of band), and the roster import shows its progress while it runs.
 """
@@ -17,13 +17,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from tsunagu.container import Container
 from tsunagu.http import get_container
+from tsunagu.identity import policy
+from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.identity.web import require_principal
 from tsunagu.portal import activity, materials
 from tsunagu.portal import roster_upload as uploads
 from tsunagu.portal import service as portal
 from tsunagu.portal.activity import N_
-from tsunagu.timetable import policy
 from tsunagu.timetable import service as timetable
 from tsunagu.web.templating import render
 
@@ -82,6 +83,11 @@ def page(
     return render(request, name, full, status_code)
 
 
+def _ref(principal: Principal, klass: timetable.ClassInfo) -> ClassRef:
+    """A class read in the principal's tenant, as the policy module asks about it."""
+    return ClassRef(principal.tenant_id, klass.sourced_id, klass.school_sourced_id)
+
+
 def _is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -128,7 +134,7 @@ def launch(resource_link_id: str, container: ContainerDep, principal: PrincipalD
     """Open a material: off to the tool's OIDC login (LTI 1.3); LTI records the launch."""
     try:
         target = materials.launch_target(container, principal, resource_link_id)
-    except materials.LaunchRefused as exc:
+    except materials.LaunchRefusedError as exc:
         raise HTTPException(status_code=exc.status, detail=str(exc)) from exc
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -177,7 +183,7 @@ def _editor_context(
         "week": week,
         "weekdays": range(1, 7),
         "periods": range(1, 7),
-        "can_edit": policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id),
+        "can_edit": policy.can_edit_timetable(principal, _ref(principal, klass)),
     }
 
 
@@ -296,7 +302,7 @@ def remove_material(
             klass = portal.viewable_class(session, principal, slot.class_sourced_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
-        if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
+        if not policy.can_edit_timetable(principal, _ref(principal, klass)):
             raise HTTPException(status_code=403, detail="この操作はできません。")
         if not materials.unplace(session, principal, slot, resource_link_id):
             raise HTTPException(status_code=404, detail="見つかりません。")
@@ -327,14 +333,14 @@ def deep_link(
             klass = portal.viewable_class(session, principal, slot.class_sourced_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
-        if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
+        if not policy.can_edit_timetable(principal, _ref(principal, klass)):
             raise HTTPException(status_code=403, detail="この操作はできません。")
     back = f"/teach/classes/{klass.sourced_id}/timetable/{slot.weekday}/{slot.period}"
     try:
         target = materials.start_deep_linking(
             container, principal, client_id, klass.sourced_id, slot.placement, back
         )
-    except materials.LaunchRefused as exc:
+    except materials.LaunchRefusedError as exc:
         raise HTTPException(status_code=exc.status, detail=str(exc)) from exc
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -462,7 +468,7 @@ def admin_home(request: Request, principal: PrincipalDep) -> Response:
 
 
 def _roster_admin(principal: Principal) -> None:
-    if not policy.can_import_roster(principal):
+    if not policy.can_import_roster(principal, principal.tenant_id):
         raise HTTPException(
             status_code=403, detail="名簿の取り込みは教育委員会の管理者が行います。"
         )
@@ -529,7 +535,7 @@ def roster_problem_report(token: str, container: ContainerDep, principal: Princi
 
 @router.get("/admin/integrations", response_class=HTMLResponse)
 def integrations(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
-    if not policy.can_view_integrations(principal):
+    if not policy.can_view_integrations(principal, principal.tenant_id):
         raise HTTPException(status_code=403, detail="管理者のページです。")
     from tsunagu.lrs.credentials import list_credentials
     from tsunagu.oauth.service import list_clients

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
+from tsunagu.identity import policy
+from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import Principal
 from tsunagu.roster.models import ACTIVE, Class, Org
-from tsunagu.timetable import policy
 from tsunagu.timetable.models import Notice, TimetableMaterial, TimetableSlot
 
 WEEKDAYS = range(1, 7)  # Monday … Saturday (土曜授業 exists)
@@ -171,7 +172,9 @@ def _class_for_edit(session: Session, principal: Principal, class_sourced_id: st
     found = get_class(session, principal.tenant_id, class_sourced_id)
     if found is None:
         raise NotFoundError(class_sourced_id)
-    if not policy.can_edit_timetable(principal, found.sourced_id, found.school_sourced_id):
+    # get_class read it in the principal's tenant.
+    klass = ClassRef(principal.tenant_id, found.sourced_id, found.school_sourced_id)
+    if not policy.can_edit_timetable(principal, klass):
         raise PermissionDeniedError(class_sourced_id)
     return found
 
@@ -424,7 +427,9 @@ def post_notice(
                 raise InvalidInputError("grade", N_("学年を選んでください。"))
         else:
             grade = None
-    if not policy.can_post_notice(principal, audience, school_sourced_id, class_sourced_id):
+    if not policy.can_post_notice(
+        principal, principal.tenant_id, audience, school_sourced_id, class_sourced_id
+    ):
         raise PermissionDeniedError(audience)
     if ends_on < starts_on:
         raise InvalidInputError("ends_on", N_("終わりの日は始まりの日より後にしてください。"))
@@ -481,7 +486,7 @@ def notices_for_learner(session: Session, principal: Principal, today: date) -> 
 def notices_for_staff(session: Session, principal: Principal, today: date) -> list[NoticeView]:
     """Current and coming notices of the schools where the person works."""
     where = [Notice.tenant_id == principal.tenant_id, Notice.ends_on >= today]
-    if not policy.is_board_admin(principal):
+    if not policy.is_tenant_admin(principal):
         schools = sorted(
             principal.school_sourced_ids | {m.school_sourced_id for m in principal.memberships}
         )
@@ -496,7 +501,8 @@ def delete_notice(session: Session, principal: Principal, notice_id: int) -> Non
     notice = session.get(Notice, notice_id)
     if notice is None or notice.tenant_id != principal.tenant_id:
         raise NotFoundError(str(notice_id))
-    own = notice.author_sourced_id == principal.user_sourced_id
-    if not own and not policy.administers_school(principal, notice.school_sourced_id):
+    if not policy.can_withdraw_notice(
+        principal, notice.tenant_id, notice.author_sourced_id, notice.school_sourced_id
+    ):
         raise PermissionDeniedError(str(notice_id))
     session.delete(notice)

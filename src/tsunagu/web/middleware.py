@@ -38,7 +38,7 @@ class LocaleMiddleware:
         await self.app(scope, receive, send)
 
 
-class _TokenSeen(Exception):
+class _TokenSeen(Exception):  # noqa: N818  (control flow, not an error)
     pass
 
 
