@@ -48,7 +48,6 @@ from tsunagu.lti.models import (
 )
 from tsunagu.lti.registry import deployment_for, platform_guid
 from tsunagu.lti.sealing import SealError, open_json, seal_json
-from tsunagu.lti.statements import launched_statement
 from tsunagu.machine_credentials import keyed_hash, utcnow
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
 from tsunagu.settings import Settings
@@ -646,17 +645,23 @@ def authorize(
 def _launch_statement(
     container: Container, principal: Principal, claims: dict[str, Any], tool_name: str
 ) -> dict[str, Any]:
+    """LMS profile ``launched`` (the typed builder of :mod:`tsunagu.lrs.portal_statements`):
+    the link is the activity, the tool its description, the class its grouping."""
+    from tsunagu.lrs import portal_statements as xapi
+
     link = claims[v.CLAIM_RESOURCE_LINK]
     context = claims[v.CLAIM_CONTEXT]
-    return launched_statement(
-        base_url=container.settings.base_url,
-        platform=container.settings.lti_platform_name,
-        user_master_identifier=principal.user_master_identifier,
-        resource_link_id=link["id"],
-        title=link.get("title") or tool_name,
-        tool_name=tool_name,
-        class_sourced_id=context["id"],
-        class_title=context.get("title") or context["id"],
+    base = container.settings.base_url
+    activity = xapi.PortalActivity(
+        id=f"{base}/lti/resource-links/{link['id']}",
+        name_ja=link.get("title") or tool_name,
+        description_ja=tool_name,
+    )
+    return xapi.launched(
+        container.settings,
+        principal.user_master_identifier,
+        activity,
+        grouping=f"{base}/classes/{context['id']}",
     )
 
 
