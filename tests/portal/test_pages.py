@@ -146,7 +146,7 @@ def test_kid_friendly_home_for_first_grader(client: TestClient, container: Conta
     place_lesson(client, container, CLASS_1_1, "こくご", "ひらがな", "ひらがなカード")
     sign_in(client, container, BOARD_CODE, YOUNG)
     home = client.get("/home")
-    assert '<body class="kid">' in home.text
+    assert '<body class="kid"' in home.text
     assert "<ruby>時間割<rp>(</rp><rt>じかんわり</rt>" in home.text
     assert "コバヤシ アオイ" in home.text  # the name in kana, not 小林
     main = home.text.split('<main id="main"', 1)[1]
@@ -403,3 +403,28 @@ def test_deep_linking_needs_an_editable_period_and_a_known_tool(
     assert client.get(f"/teach/slots/999999/deep-link/{DRILL}").status_code == 404
     sign_in(client, container, BOARD_CODE, PUPIL)
     assert client.get(f"/teach/slots/{slot_id}/deep-link/{DRILL}").status_code in (403, 404)
+
+
+def test_clearing_a_period_takes_its_materials_off(
+    client: TestClient, container: Container
+) -> None:
+    from tsunagu.lti.launch import resource_links_for
+    from tsunagu.tenancy.service import get_tenant
+
+    link = place_lesson(client, container, CLASS_5_1, "算数", "分数", "分数プリント")
+    weekday = school_weekday(container)
+    cleared = client.post(
+        f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2",
+        data={"subject": "", "unit_title": ""},
+        follow_redirects=False,
+    )
+    assert cleared.status_code == 303
+    with container.database.session() as session:
+        tenant_id = get_tenant(session, BOARD_CODE).id
+        links = resource_links_for(session, tenant_id, CLASS_5_1)
+    assert [(x.id, x.placement) for x in links] == [(link, None)]
+    # A new lesson in the same period starts without it.
+    slot_id = save_period(client, CLASS_5_1, "算数", "小数")
+    form = client.get(f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2")
+    assert f"/teach/slots/{slot_id}/materials/{link}/delete" not in form.text
+    assert "教材はまだありません" in form.text

@@ -231,6 +231,16 @@ def unplace_resource_link(
     return True
 
 
+def unplace_all(session: Session, tenant_id: int, placement: str) -> int:
+    """Take every link off a placement (its period was cleared); how many were."""
+    result = session.execute(
+        update(ResourceLink)
+        .where(ResourceLink.tenant_id == tenant_id, ResourceLink.placement == placement)
+        .values(placement=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 # --- who may launch what ----------------------------------------------------------------------
 
 

@@ -172,3 +172,8 @@ def start_deep_linking(
 def unplace(session: Session, principal: Principal, slot: Slot, resource_link_id: str) -> bool:
     """Take a link off a period (the caller has checked the teacher may edit it)."""
     return lti.unplace_resource_link(session, principal.tenant_id, resource_link_id, slot.placement)
+
+
+def unplace_all(session: Session, principal: Principal, slot: Slot) -> int:
+    """Take every link off a period being cleared (the caller has checked the permission)."""
+    return lti.unplace_all(session, principal.tenant_id, slot.placement)

@@ -267,9 +267,14 @@ def save_slot(
 ) -> Response:
     try:
         with container.database.transaction() as session:
+            before = timetable.week(session, principal.tenant_id, class_id).get((weekday, period))
             slot = timetable.save_slot(
                 session, principal, class_id, weekday, period, subject, unit_title, now=_now()
             )
+            if slot is None and before is not None:
+                # A cleared period takes its materials with it: a later period must never
+                # inherit links placed on this one.
+                materials.unplace_all(session, principal, before)
     except timetable.InvalidInputError as exc:
         values = {"subject": subject, "unit_title": unit_title}
         return _slot_editor(
