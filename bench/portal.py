@@ -12,7 +12,9 @@ randomly chosen pupils from 32 concurrent connections, after a pass of one reque
 
 Signing in (bench-only): the server process overrides ``optional_principal`` with a lookup of the
 ``X-Bench-User`` header in principals it loaded at start, so the figures measure the page, not a
-sign-in method. Server latency is timed inside the server (an ASGI middleware around the app);
+sign-in method (a real sign-in hashes a password and is rate-limited per address, which would
+make 32 connections' worth of sign-ins the benchmark). The override exists only in this script's
+own app factory (:func:`bench_app`); ``tsunagu.app.create_app`` has no such hook. Server latency is timed inside the server (an ASGI middleware around the app);
 throughput is counted by the client. Page weight: bytes of the home and its assets as sent with
 ``Accept-Encoding: gzip`` (first visit: page + CSS + htmx; later visits: the page only, the
 assets being ``immutable``).
