@@ -113,6 +113,10 @@ def _install_browser_protection(app: FastAPI, container: Container) -> None:
         always_protect=_ALWAYS_PROTECT,
         skip_if_scope=is_machine_request,
     )
-    app.add_middleware(MultipartCsrfToken)
+    app.add_middleware(
+        MultipartCsrfToken,
+        skip=is_machine_request,
+        always_protect=frozenset(_ALWAYS_PROTECT),
+    )
     app.add_middleware(SessionMiddleware, container=container)
     app.add_middleware(SecurityHeadersMiddleware, container=container)
