@@ -101,16 +101,15 @@ def _deployed_tools(session: Session, tenant_id: int, class_sourced_id: str) -> 
 def class_tools(
     session: Session, tenant_id: int, class_sourced_id: str, week: dict[tuple[int, int], Slot]
 ) -> list[Tool]:
-    """The tools deployed to the class's school or board, one tile each."""
+    """The tools deployed to the class's school or board, one tile each, opened at the first
+    material of theirs on the week (``week`` as :func:`placed_materials` filled it in: no second
+    read of the class's links on the home's hot path)."""
     first_link: dict[str, str] = {}
-    for link in lti.resource_links_for(session, tenant_id, class_sourced_id):
-        if link.placement:  # a link taken off every period is not offered any more
-            first_link.setdefault(link.client_id, link.id)
+    for key in sorted(week):
+        for material in week[key].materials:
+            first_link.setdefault(material.tool_name, material.resource_link_id)
     return [
-        Tool(
-            tool.name,
-            launch_url(first_link[tool.client_id]) if tool.client_id in first_link else "",
-        )
+        Tool(tool.name, launch_url(first_link[tool.name]) if tool.name in first_link else "")
         for tool in _deployed_tools(session, tenant_id, class_sourced_id)
     ]
 
