@@ -103,6 +103,7 @@ def _install_browser_protection(app: FastAPI, container: Container) -> None:
 
     from tsunagu.identity.middleware import SecurityHeadersMiddleware, SessionMiddleware
     from tsunagu.machine_credentials import keyed_hash
+    from tsunagu.web.middleware import MultipartCsrfToken
 
     def is_machine_request(scope: dict[str, object]) -> bool:
         return str(scope.get("path", "")).startswith(_MACHINE_PREFIXES)
@@ -114,6 +115,11 @@ def _install_browser_protection(app: FastAPI, container: Container) -> None:
         cookie_samesite="Lax",
         always_protect=_ALWAYS_PROTECT,
         skip_if_scope=is_machine_request,
+    )
+    app.add_middleware(
+        MultipartCsrfToken,
+        skip=is_machine_request,
+        always_protect=frozenset(_ALWAYS_PROTECT),
     )
     app.add_middleware(SessionMiddleware, container=container)
     app.add_middleware(SecurityHeadersMiddleware, container=container)

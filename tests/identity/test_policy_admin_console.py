@@ -15,7 +15,7 @@ ELSEWHERE = UserRef(2, "pupil", frozenset({"school-1"}))
 def test_board_admin_and_operator_decide_for_the_tenant() -> None:
     for role in (PortalRole.BOARD_ADMIN, PortalRole.OPERATOR):
         admin = person({role})
-        assert policy.can_open_admin_console(admin)
+        assert policy.can_open_admin(admin)
         assert policy.can_review_tool_registrations(admin, 1)
         assert policy.can_deploy_tool(admin, 1, None)
         assert policy.can_deploy_tool(admin, 1, "school-2")
@@ -29,7 +29,7 @@ def test_board_admin_and_operator_decide_for_the_tenant() -> None:
 
 def test_school_admin_acts_for_their_school_only() -> None:
     head = person({PortalRole.SCHOOL_ADMIN, PortalRole.TEACHER}, schools=frozenset({"school-1"}))
-    assert policy.can_open_admin_console(head)
+    assert policy.can_open_admin(head)
     assert not policy.can_review_tool_registrations(head, 1)
     assert not policy.can_deploy_tool(head, 1, None)
     assert policy.can_deploy_tool(head, 1, "school-1")
@@ -47,7 +47,7 @@ def test_teachers_and_pupils_have_no_console() -> None:
     teacher = person({PortalRole.TEACHER}, schools=frozenset({"school-1"}), sourced_id="teacher")
     pupil = person({PortalRole.STUDENT}, sourced_id="pupil")
     for who in (teacher, pupil):
-        assert not policy.can_open_admin_console(who)
+        assert not policy.can_open_admin(who)
         assert not policy.can_deploy_tool(who, 1, "school-1")
         assert not policy.can_manage_credentials(who, PUPIL_1, target_is_admin=False)
     # Not even their own credentials: a pupil resets nothing through the console.

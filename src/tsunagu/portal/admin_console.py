@@ -96,7 +96,7 @@ def _message(request: Request, principal: Principal, refused: RefusedError) -> H
 
 
 def _console(principal: Principal) -> None:
-    if not policy.can_open_admin_console(principal):
+    if not policy.can_open_admin(principal):
         raise RefusedError(403, N_("管理者のページです。"))
 
 
