@@ -32,12 +32,12 @@ from tsunagu.audit.models import AuditEvent
 from tsunagu.container import Container
 from tsunagu.identity import oidc, passwords
 from tsunagu.identity.models import IdentityProvider, LocalPassword, QrCard, TotpSecret
+from tsunagu.lrs import portal_statements as xapi
 from tsunagu.lrs.models import Statement
 from tsunagu.lrs.service import record_statement
 from tsunagu.lti import registry
 from tsunagu.lti.launch import create_resource_link
 from tsunagu.lti.models import Deployment, Tool
-from tsunagu.lti.statements import launched_statement
 from tsunagu.machine_credentials import utcnow
 from tsunagu.roster.importer import import_roster
 from tsunagu.tenancy.service import create_tenant, get_tenant
@@ -376,15 +376,15 @@ def test_launch_figures_per_tool_and_school(client: TestClient, container: Conta
         return record_statement(
             container,
             board,
-            launched_statement(
-                base_url=container.settings.base_url,
-                platform="つなぐ",
-                user_master_identifier=uid("someone"),
-                resource_link_id=links[klass],
-                title="分数",
-                tool_name="さくさくドリル",
-                class_sourced_id=klass,
-                class_title="学級",
+            xapi.launched(
+                container.settings,
+                uid("someone"),
+                xapi.PortalActivity(
+                    id=f"{container.settings.base_url}/lti/resource-links/{links[klass]}",
+                    name_ja="分数",
+                    description_ja="さくさくドリル",
+                ),
+                grouping=f"{container.settings.base_url}/classes/{klass}",
             ),
         )
 

@@ -24,8 +24,8 @@ from tsunagu.identity.models import LocalPassword, QrCard, TotpSecret
 from tsunagu.identity.operators import principal_for
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.lrs.models import Statement, StatementActivity
+from tsunagu.lrs.portal_statements import LAUNCHED
 from tsunagu.lti.models import TOOL_ACTIVE, TOOL_PENDING, Deployment, ResourceLink, Tool
-from tsunagu.lti.statements import LAUNCHED
 from tsunagu.lti.vocabulary import ALL_SCOPES
 from tsunagu.machine_credentials import utcnow
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, Org, Role, User
@@ -259,8 +259,9 @@ def launch_figures(
     """Launches per tool per school over the last ``days`` days, from the LRS.
 
     Counted from the LMS profile ``launched`` statements the platform records at every launch
-    (:mod:`tsunagu.lti.statements`): their object is ``{base_url}/lti/resource-links/{id}``, and
-    the resource link names the deployment (hence the tool) and the class (hence the school).
+    (:mod:`tsunagu.lti.launch`, built by :mod:`tsunagu.lrs.portal_statements`): their object is
+    ``{base_url}/lti/resource-links/{id}``, and the resource link names the deployment (hence
+    the tool) and the class (hence the school).
     Voided statements do not count. Schools the principal does not administer are left out.
     """
     since = (now or utcnow()) - timedelta(days=days)
