@@ -18,11 +18,13 @@ What it does (docs/lrs-benchmark.md has the figures and how to start the peer):
      ``since``/``until`` (one school day) queries, and of ``more`` pages 50 to 60 of an
      unfiltered ``limit=20`` query (deep keyset paging).
    Both LRSs hold the same small number of statements at this point (``small`` rows).
-3. Fills our LRS to ``--statements`` (default 1,000,000). **Fast path, not HTTP**: the fill
-   calls the LRS service (``store_statements``, the same code the HTTP handler runs, with
-   validation, index rows and partitions) in two worker processes, in batches of 1,000 whose
-   ``stored`` time walks through the 2025 school year (2025-04-01 to 2026-03-31, school hours),
-   so the time-partitioned table holds a realistic year. Statements are Japan-profile shaped:
+3. Fills our LRS to ``--statements`` (default 1,000,000). **Fast path, not HTTP**: rows are
+   prepared by the LRS service's own functions (``_prepare``/``_index``: payload with id,
+   stored, authority and version, content hash, registry and index rows, exactly what
+   ``store_statements`` writes) and loaded with COPY by two processes, in groups of 200 sharing
+   one ``stored`` instant that walks through the 2025 school year (2025-04-01 to 2026-03-31,
+   weekdays 08:00-16:00 JST), so the time-partitioned table holds a realistic year.
+   Statements are Japan-profile shaped:
    account actors (homePage + UUID) across 270,000 learners, 300 activities with ja-JP names,
    six verbs, registrations, school/class grouping. Then ``VACUUM ANALYZE``.
 4. At that size: the POST and GET measurements again (``large`` rows).
@@ -70,7 +72,7 @@ SCHOOL_YEAR = (date(2025, 4, 1), date(2026, 3, 31))
 LEARNERS = 270_000
 ACTIVITIES = 300
 REGISTRATIONS = 20_000
-FILL_BATCH = 1_000
+FILL_BATCH = 200
 
 TARGET_BATCHED = 5_000.0
 TARGET_SINGLE_P95_MS = 20.0
@@ -97,11 +99,15 @@ class Corpus:
 
     def __init__(self, seed: int) -> None:
         rng = random.Random(seed)
-        self.learners = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(LEARNERS)]
+        self.learners = [
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(LEARNERS)
+        ]
         self.registrations = [
             str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(REGISTRATIONS)
         ]
-        self.activities = [f"https://drill.example.jp/activities/{n:04d}" for n in range(ACTIVITIES)]
+        self.activities = [
+            f"https://drill.example.jp/activities/{n:04d}" for n in range(ACTIVITIES)
+        ]
         self.schools = [f"{BASE_URL}/schools/{n:03d}" for n in range(60)]
         self.verb_ids = [v[0] for v in VERBS]
         self.verb_weights = [v[2] for v in VERBS]
@@ -259,8 +265,10 @@ async def _post_phase(
                 if response.status_code != 200:
                     result.errors += 1
                     if result.errors <= 3:
-                        console.print(f"[red]{target.name} POST {response.status_code}[/]: "
-                                      f"{response.text[:200]}")
+                        console.print(
+                            f"[red]{target.name} POST {response.status_code}[/]: "
+                            f"{response.text[:200]}"
+                        )
                 else:
                     result.statements += len(body) if isinstance(body, list) else 1
 
@@ -284,9 +292,7 @@ async def _get(client: httpx.AsyncClient, url: str, result: Result) -> dict[str,
     return body
 
 
-async def _get_phase(
-    target: Target, result: Result, urls: list[str], concurrency: int = 1
-) -> None:
+async def _get_phase(target: Target, result: Result, urls: list[str], concurrency: int = 1) -> None:
     async with _client(target, concurrency) as client:
         started = time.perf_counter()
         for url in urls:
@@ -433,7 +439,7 @@ def start_server(url: str, workers: int, log: Path) -> tuple[subprocess.Popen[by
         "--no-access-log",
     ]
     handle = log.open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         command, env=_env(url), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
@@ -468,7 +474,9 @@ def setup_database(url: str) -> tuple[int, str, str]:
     from tsunagu.tenancy import service as tenancy
 
     migrate.upgrade(url)
-    container = build_container(Settings(database_url=url, secret_key=SECRET_KEY, base_url=BASE_URL))
+    container = build_container(
+        Settings(database_url=url, secret_key=SECRET_KEY, base_url=BASE_URL)
+    )
     try:
         with container.database.transaction() as session:
             tenant_id = tenancy.create_tenant(session, "131016", "ベンチ市教育委員会").id
@@ -495,39 +503,111 @@ def fill_statement(corpus: Corpus, seed: int, index: int, when: datetime) -> lis
 
 
 def _fill_worker(url: str, tenant_id: int, seed: int, batches: list[tuple[int, str]]) -> int:
-    from tsunagu.container import build_container
+    """COPY the given fill batches: rows prepared by the LRS's own functions (what
+    ``store_statements`` stores: payload with id/stored/authority/version, content hash,
+    registry and index rows), written with COPY instead of the per-request INSERT."""
     from tsunagu.lrs.credentials import authority_for
-    from tsunagu.lrs.service import store_statements
-    from tsunagu.settings import Settings
+    from tsunagu.lrs.jsonio import dump_json
+    from tsunagu.lrs.service import (
+        _index,
+        _prepare,
+        _ref_target,
+        _registration,
+        format_instant,
+    )
 
-    container = build_container(Settings(database_url=url, secret_key=SECRET_KEY, base_url=BASE_URL))
     corpus = Corpus(seed)
     authority = authority_for(BASE_URL, "bulk-fill")
+    engine = create_engine(url)
     stored = 0
     try:
-        for index, when_text in batches:
-            when = datetime.fromisoformat(when_text)
-            statements = fill_statement(corpus, seed, index, when)
-            with container.database.transaction() as session:
-                store_statements(
-                    session,
-                    tenant_id=tenant_id,
-                    credential_id=None,
-                    authority=authority,
-                    statements=statements,
-                    version=XAPI_VERSION,
-                    now=when,
-                )
-            stored += len(statements)
+        with engine.connect() as connection:
+            raw: Any = connection.connection.driver_connection
+            for chunk_start in range(0, len(batches), 25):
+                chunk = batches[chunk_start : chunk_start + 25]
+                statements, registry, agents, activities = [], [], [], []
+                seq_rows = raw.execute(
+                    "SELECT nextval('lrs_statements_seq_seq') FROM generate_series(1, %s)",
+                    (len(chunk) * FILL_BATCH,),
+                ).fetchall()
+                seqs = iter(int(r[0]) for r in seq_rows)
+                for index, when_text in chunk:
+                    when = datetime.fromisoformat(when_text)
+                    stamp = format_instant(when)
+                    for statement in fill_statement(corpus, seed, index, when):
+                        p = _prepare(
+                            statement, version=XAPI_VERSION, authority=authority, stored=stamp
+                        )
+                        seq = next(seqs)
+                        statements.append(
+                            (
+                                seq,
+                                tenant_id,
+                                p.statement_id,
+                                None,
+                                p.payload["verb"]["id"],
+                                _registration(p.payload),
+                                False,
+                                None,
+                                _ref_target(p.payload),
+                                when,
+                                p.content_hash,
+                                dump_json(p.payload),
+                            )
+                        )
+                        registry.append((tenant_id, p.statement_id, seq, p.content_hash, None))
+                        found = _index(p.payload)
+                        agents += [(seq, i, tenant_id, r) for i, r in found.agents.items()]
+                        activities += [(seq, a, tenant_id, r) for a, r in found.activities.items()]
+                raw.commit()  # the nextval() above opened a transaction: one per chunk
+                with raw.cursor() as cursor:
+                    for table, columns, rows in (
+                        (
+                            "lrs_statements",
+                            "seq, tenant_id, statement_id, credential_id, verb_id, "
+                            "registration, voided, voiding_target, ref_target, stored, "
+                            "content_hash, "
+                            "payload",
+                            statements,
+                        ),
+                        (
+                            "lrs_statement_ids",
+                            "tenant_id, statement_id, seq, content_hash, voiding_target",
+                            registry,
+                        ),
+                        ("lrs_statement_agents", "seq, ifi, tenant_id, related", agents),
+                        (
+                            "lrs_statement_activities",
+                            "seq, activity_id, tenant_id, related",
+                            activities,
+                        ),
+                    ):
+                        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                            for row in rows:
+                                copy.write_row(row)
+                raw.commit()
+                stored += len(statements)
     finally:
-        container.close()
+        engine.dispose()
     return stored
 
 
 def fill(url: str, tenant_id: int, seed: int, count: int, processes: int) -> tuple[int, float]:
+    from tsunagu.lrs import partitions
+
     batches = max(count // FILL_BATCH, 0)
     if batches == 0:
         return 0, 0.0
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:  # the school year's months, as `ensure` would
+            partitions.ensure(
+                connection,
+                partitions.Month.of(datetime(2025, 4, 1, tzinfo=UTC)),
+                partitions.Month.of(datetime(2026, 3, 1, tzinfo=UTC)),
+            )
+    finally:
+        engine.dispose()
     instants = school_instants(random.Random(seed + 7), batches)
     plan = [(i, instants[i].isoformat()) for i in range(batches)]
     shares = [plan[k::processes] for k in range(processes)]
@@ -562,9 +642,22 @@ def vacuum(admin_url: str, schema: str) -> None:
 
 def print_table(results: list[Result]) -> None:
     table = Table(title="xAPI LRS over HTTP (PostgreSQL)")
-    for column in ("LRS", "stored", "measurement", "requests", "err", "req/s", "stmt/s",
-                   "p50 ms", "p95 ms", "p99 ms", "note"):
-        table.add_column(column, justify="left" if column in ("LRS", "measurement", "note") else "right")
+    for column in (
+        "LRS",
+        "stored",
+        "measurement",
+        "requests",
+        "err",
+        "req/s",
+        "stmt/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "note",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("LRS", "measurement", "note") else "right"
+        )
     for r in results:
         j = r.as_json()
         table.add_row(
@@ -574,7 +667,9 @@ def print_table(results: list[Result]) -> None:
             str(r.requests),
             str(r.errors),
             f"{j['requests_per_s']:,.0f}" if j["requests_per_s"] else "",
-            f"{j['statements_per_s']:,.0f}" if j["statements_per_s"] and r.name.startswith("POST") else "",
+            f"{j['statements_per_s']:,.0f}"
+            if j["statements_per_s"] and r.name.startswith("POST")
+            else "",
             f"{j['p50_ms']:.1f}" if j["p50_ms"] is not None else "",
             f"{j['p95_ms']:.1f}" if j["p95_ms"] is not None else "",
             f"{j['p99_ms']:.1f}" if j["p99_ms"] is not None else "",
@@ -624,25 +719,33 @@ def verdict(results: list[Result]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--statements", type=int, default=1_000_000,
-                        help="statements stored in our LRS before the large measurements")
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=None,
+        help="statements stored in our LRS before the large measurements",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (20,000 statements)")
     parser.add_argument("--workers", type=int, default=2, help="tsunagu serve worker processes")
     parser.add_argument("--single", type=int, default=2000, help="single-statement POSTs")
     parser.add_argument("--batches", type=int, default=100, help="POSTs of 100 statements")
     parser.add_argument("--queries", type=int, default=200, help="GETs per query kind")
     parser.add_argument("--chains", type=int, default=5, help="deep paging chains (pages 50-60)")
-    parser.add_argument("--window-seconds", type=float, default=3600.0,
-                        help="since/until window (default one hour)")
+    parser.add_argument(
+        "--window-seconds", type=float, default=3600.0, help="since/until window (default one hour)"
+    )
     parser.add_argument("--fill-processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20250401)
-    parser.add_argument("--peer-url", help="another LRS's xAPI endpoint, e.g. http://127.0.0.1:8100/xapi")
+    parser.add_argument(
+        "--peer-url", help="another LRS's xAPI endpoint, e.g. http://127.0.0.1:8100/xapi"
+    )
     parser.add_argument("--peer-auth", default="", help="user:password for the peer (HTTP Basic)")
     parser.add_argument("--peer-name", default="peer")
     parser.add_argument("--keep", action="store_true", help="keep schema and server log")
     args = parser.parse_args()
+    if args.statements is None:
+        args.statements = 20_000 if args.quick else 1_000_000
     if args.quick:
-        args.statements = min(args.statements, 20_000)
         args.single = min(args.single, 500)
         args.batches = min(args.batches, 30)
         args.queries = min(args.queries, 50)
@@ -682,14 +785,16 @@ def main() -> None:
 
         before = statement_count(args.postgres_url, schema)
         to_fill = max(args.statements - before, 0)
-        console.print(f"filling to {args.statements:,} statements (service level, "
-                      f"{args.fill_processes} processes) …")
+        console.print(
+            f"filling to {args.statements:,} statements (service level, "
+            f"{args.fill_processes} processes) …"
+        )
         filled, seconds = fill(url, tenant_id, args.seed, to_fill, args.fill_processes)
         fill_figures = {
             "statements": filled,
             "seconds": round(seconds, 1),
             "statements_per_s": round(filled / seconds, 1) if seconds else None,
-            "path": "service store_statements in-process (not HTTP), batches of 1,000",
+            "path": "bulk COPY of rows prepared by the LRS service functions (not HTTP)",
         }
         console.print(f"filled {filled:,} in {seconds:.0f} s; VACUUM ANALYZE …")
         vacuum(args.postgres_url, schema)
@@ -697,15 +802,16 @@ def main() -> None:
         # Learners of the filled year: replay the first statement of some fill batches.
         fill_names = []
         for index in range(0, max(filled // FILL_BATCH, 1), max(filled // FILL_BATCH // 50, 1)):
-            fill_names.append(fill_statement(corpus, args.seed, index, datetime.now(UTC))[0]
-                              ["actor"]["account"]["name"])
+            fill_names.append(
+                fill_statement(corpus, args.seed, index, datetime.now(UTC))[0]["actor"]["account"][
+                    "name"
+                ]
+            )
         year = (
             datetime(2025, 4, 1, tzinfo=UTC),
             datetime(2026, 3, 31, tzinfo=UTC),
         )
-        results += asyncio.run(
-            measure(ours, corpus, args, "large", stored, rng, fill_names, year)
-        )
+        results += asyncio.run(measure(ours, corpus, args, "large", stored, rng, fill_names, year))
     finally:
         if server is not None:
             stop_server(server)

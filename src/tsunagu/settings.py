@@ -67,6 +67,15 @@ class Settings(BaseSettings):
             "(the ADL 1.0.3 suite wants 1.0.3 here, the 2.0.0 suite 2.0.0)."
         ),
     )
+    lrs_partition_months_ahead: int = Field(
+        default=3,
+        ge=0,
+        le=24,
+        description=(
+            "PostgreSQL: monthly statement partitions made ahead at startup and by "
+            "'tsunagu lrs partitions ensure' (the write path also makes a missing one)."
+        ),
+    )
     lrs_max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,

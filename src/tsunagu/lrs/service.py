@@ -33,13 +33,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, false, insert, select, update
+from sqlalchemy import (
+    Text,
+    and_,
+    any_,
+    exists,
+    false,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from tsunagu.lrs.models import Activity, Statement, StatementActivity, StatementAgent
+from tsunagu.lrs.jsonio import dump_json
+from tsunagu.lrs.models import (
+    Activity,
+    Statement,
+    StatementActivity,
+    StatementAgent,
+    StatementId,
+)
+from tsunagu.lrs.partitions import ensure_in_transaction
 from tsunagu.lrs.validation import (
     VOIDED_VERB,
     Problem,
@@ -313,15 +334,27 @@ def store_statements(
         _prepare(s, version=version, authority=authority, stored=stored) for s in statements
     ]
     ids = [p.statement_id for p in prepared]
-
-    existing: dict[str, str] = {
-        row[0]: row[1]
-        for row in session.execute(
-            select(Statement.statement_id, Statement.content_hash).where(
-                Statement.tenant_id == tenant_id, Statement.statement_id.in_(ids)
-            )
+    targets = {p.voiding_target for p in prepared if p.voiding_target}
+    # One read of the registry answers three questions (1.0.3 Part Two §2.3.1, §2.3.2): which
+    # ids are already stored (and with what content), which voiding targets are themselves
+    # voiding statements, and which of these statements were voided before they arrived.
+    existing: dict[str, str] = {}
+    voiding_statements: set[str] = set()
+    already_voided: set[str] = set()
+    r = StatementId
+    for sid, content_hash, voids in session.execute(
+        select(r.statement_id, r.content_hash, r.voiding_target).where(
+            r.tenant_id == tenant_id,
+            or_(
+                _one_of(session, r.statement_id, set(ids) | targets),
+                _one_of(session, r.voiding_target, ids),
+            ),
         )
-    }
+    ):
+        if voids is not None:
+            already_voided.add(voids)
+            voiding_statements.add(sid)
+        existing[sid] = content_hash
     for i, p in enumerate(prepared):
         if p.statement_id in existing and existing[p.statement_id] != p.content_hash:
             raise LrsError(
@@ -337,81 +370,43 @@ def store_statements(
     # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
     targets = {p.voiding_target for p in new if p.voiding_target}
     batch_voiding = {p.statement_id for p in new if p.voiding_target}
-    if targets:
-        voiding_targets = set(
-            session.scalars(
-                select(Statement.statement_id).where(
-                    Statement.tenant_id == tenant_id,
-                    Statement.statement_id.in_(targets),
-                    Statement.voiding_target.is_not(None),
-                )
-            )
-        ) | (targets & batch_voiding)
-        if voiding_targets:
-            raise LrsError(400, "A voiding statement cannot void another voiding statement.")
-    # Statements voided by voiding statements that arrived before them.
-    already_voided = (
-        set(
-            session.scalars(
-                select(Statement.voiding_target).where(
-                    Statement.tenant_id == tenant_id,
-                    Statement.voiding_target.in_([p.statement_id for p in new]),
-                )
-            )
-        )
-        | targets
-    )
+    if (targets & voiding_statements) or (targets & batch_voiding):
+        raise LrsError(400, "A voiding statement cannot void another voiding statement.")
+    # Statements voided by voiding statements that arrived before them, or in this batch.
+    already_voided |= targets
 
     stored_at = parse_timestamp(stored)
-    result = session.execute(
-        insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
-        [
-            {
-                "tenant_id": tenant_id,
-                "statement_id": p.statement_id,
-                "credential_id": credential_id,
-                "verb_id": p.payload["verb"]["id"],
-                "registration": _registration(p.payload),
-                "voided": p.statement_id in already_voided and p.voiding_target is None,
-                "voiding_target": p.voiding_target,
-                "ref_target": _ref_target(p.payload),
-                "stored": stored_at,
-                "content_hash": p.content_hash,
-                "payload": p.payload,
-            }
-            for p in new
-        ],
-    )
-    seqs = [row[0] for row in result]
-    agent_rows: list[dict[str, Any]] = []
-    activity_rows: list[dict[str, Any]] = []
+    assert stored_at is not None
+    ensure_in_transaction(session, [stored_at])
+    rows = [
+        _Row(
+            statement_id=p.statement_id,
+            verb_id=p.payload["verb"]["id"],
+            registration=_registration(p.payload),
+            voided=p.statement_id in already_voided and p.voiding_target is None,
+            voiding_target=p.voiding_target,
+            ref_target=_ref_target(p.payload),
+            content_hash=p.content_hash,
+            payload=p.payload,
+            found=_index(p.payload),
+        )
+        for p in new
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        _insert_postgresql(session, tenant_id, credential_id, stored_at, rows)
+    else:
+        _insert_generic(session, tenant_id, credential_id, stored_at, rows)
     definitions: dict[str, Any] = {}
-    for seq, p in zip(seqs, new, strict=True):
-        found = _index(p.payload)
-        agent_rows.extend(
-            {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related}
-            for ifi, related in found.agents.items()
-        )
-        activity_rows.extend(
-            {"seq": seq, "activity_id": aid, "tenant_id": tenant_id, "related": related}
-            for aid, related in found.activities.items()
-        )
-        for activity_id, definition in found.definitions.items():
+    for row in rows:
+        for activity_id, definition in row.found.definitions.items():
             # Later statements of the batch add to (not replace) earlier definitions.
             definitions[activity_id] = _merge_definition(definitions.get(activity_id), definition)
-    _insert_index_rows(session, StatementAgent, ("seq", "ifi", "tenant_id", "related"), agent_rows)
-    _insert_index_rows(
-        session,
-        StatementActivity,
-        ("seq", "activity_id", "tenant_id", "related"),
-        activity_rows,
-    )
     if targets:
         session.execute(
             update(Statement)
             .where(
                 Statement.tenant_id == tenant_id,
-                Statement.statement_id.in_(sorted(targets)),
+                _one_of(session, Statement.statement_id, sorted(targets)),
                 Statement.voiding_target.is_(None),
                 Statement.voided.is_(False),
             )
@@ -421,24 +416,170 @@ def store_statements(
     return ids
 
 
-def _insert_index_rows(
-    session: Session, model: Any, columns: tuple[str, ...], rows: list[dict[str, Any]]
+def _one_of(session: Session, column: Any, values: Iterable[str]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter, one plan (an
+    expanded IN list of a hundred parameters costs more to plan than to run)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, type_=PG_ARRAY(Text())))
+    return column.in_(values)
+
+
+@dataclass
+class _Row:
+    statement_id: str
+    verb_id: str
+    registration: str | None
+    voided: bool
+    voiding_target: str | None
+    ref_target: str | None
+    content_hash: str
+    payload: dict[str, Any]
+    found: _Indexed
+
+
+# Every row of a store in one statement, one round trip: the statements, their registry rows
+# and their index rows (data-modifying CTEs; the index rows find their ``seq`` by statement id
+# in the statements' RETURNING). The registry insert is what fails on a concurrent duplicate.
+_PG_INSERT = text(
+    """
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:sids AS varchar[]), CAST(:verbs AS text[]), CAST(:registrations AS varchar[]),
+        CAST(:voided AS boolean[]), CAST(:voiding AS varchar[]), CAST(:refs AS varchar[]),
+        CAST(:hashes AS varchar[]), CAST(:payloads AS text[])
+    ) WITH ORDINALITY AS u(sid, verb, registration, voided, voiding, ref, hash, payload, ord)
+), st AS (
+    INSERT INTO lrs_statements (tenant_id, statement_id, credential_id, verb_id, registration,
+                                voided, voiding_target, ref_target, stored, content_hash, payload)
+    SELECT :tenant_id, sid, :credential_id, verb, registration, voided, voiding, ref, :stored,
+           hash, CAST(payload AS jsonb)
+    FROM input ORDER BY ord
+    RETURNING seq, statement_id, content_hash, voiding_target
+), registry AS (
+    INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, voiding_target)
+    SELECT :tenant_id, statement_id, seq, content_hash, voiding_target FROM st
+), agents AS (
+    INSERT INTO lrs_statement_agents (seq, ifi, tenant_id, related)
+    SELECT st.seq, a.ifi, :tenant_id, a.related
+    FROM unnest(CAST(:agent_sids AS varchar[]), CAST(:agent_ifis AS text[]),
+                CAST(:agent_related AS boolean[])) AS a(sid, ifi, related)
+    JOIN st ON st.statement_id = a.sid
+), activities AS (
+    INSERT INTO lrs_statement_activities (seq, activity_id, tenant_id, related)
+    SELECT st.seq, c.aid, :tenant_id, c.related
+    FROM unnest(CAST(:activity_sids AS varchar[]), CAST(:activity_ids AS text[]),
+                CAST(:activity_related AS boolean[])) AS c(sid, aid, related)
+    JOIN st ON st.statement_id = c.sid
+)
+SELECT count(*) FROM st
+"""
+)
+
+
+def _insert_postgresql(
+    session: Session,
+    tenant_id: int,
+    credential_id: int | None,
+    stored_at: datetime,
+    rows: list[_Row],
 ) -> None:
-    """Index rows: COPY on PostgreSQL (several times faster than row-wise INSERTs for a
-    batch), executemany elsewhere. Same transaction either way."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(model), rows)
-        return
-    raw: Any = session.connection().connection.driver_connection
-    table = model.__tablename__
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(tuple(row[c] for c in columns))
+    agent_sids: list[str] = []
+    agent_ifis: list[str] = []
+    agent_related: list[bool] = []
+    activity_sids: list[str] = []
+    activity_ids: list[str] = []
+    activity_related: list[bool] = []
+    for row in rows:
+        for ifi, related in row.found.agents.items():
+            agent_sids.append(row.statement_id)
+            agent_ifis.append(ifi)
+            agent_related.append(related)
+        for aid, related in row.found.activities.items():
+            activity_sids.append(row.statement_id)
+            activity_ids.append(aid)
+            activity_related.append(related)
+    inserted = session.execute(
+        _PG_INSERT,
+        {
+            "tenant_id": tenant_id,
+            "credential_id": credential_id,
+            "stored": stored_at,
+            "sids": [r.statement_id for r in rows],
+            "verbs": [r.verb_id for r in rows],
+            "registrations": [r.registration for r in rows],
+            "voided": [r.voided for r in rows],
+            "voiding": [r.voiding_target for r in rows],
+            "refs": [r.ref_target for r in rows],
+            "hashes": [r.content_hash for r in rows],
+            "payloads": [dump_json(r.payload) for r in rows],
+            "agent_sids": agent_sids,
+            "agent_ifis": agent_ifis,
+            "agent_related": agent_related,
+            "activity_sids": activity_sids,
+            "activity_ids": activity_ids,
+            "activity_related": activity_related,
+        },
+    ).scalar_one()
+    if inserted != len(rows):  # pragma: no cover - the statement inserts every input row
+        raise AssertionError(f"stored {inserted} of {len(rows)} statements")
+
+
+def _insert_generic(
+    session: Session,
+    tenant_id: int,
+    credential_id: int | None,
+    stored_at: datetime,
+    rows: list[_Row],
+) -> None:
+    """SQLite (and any other database): executemany INSERTs, same rows as on PostgreSQL."""
+    result = session.execute(
+        insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
+        [
+            {
+                "tenant_id": tenant_id,
+                "statement_id": r.statement_id,
+                "credential_id": credential_id,
+                "verb_id": r.verb_id,
+                "registration": r.registration,
+                "voided": r.voided,
+                "voiding_target": r.voiding_target,
+                "ref_target": r.ref_target,
+                "stored": stored_at,
+                "content_hash": r.content_hash,
+                "payload": r.payload,
+            }
+            for r in rows
+        ],
+    )
+    seqs = [row[0] for row in result]
+    session.execute(
+        insert(StatementId),
+        [
+            {
+                "tenant_id": tenant_id,
+                "statement_id": r.statement_id,
+                "seq": seq,
+                "content_hash": r.content_hash,
+                "voiding_target": r.voiding_target,
+            }
+            for seq, r in zip(seqs, rows, strict=True)
+        ],
+    )
+    agent_rows = [
+        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related}
+        for seq, r in zip(seqs, rows, strict=True)
+        for ifi, related in r.found.agents.items()
+    ]
+    activity_rows = [
+        {"seq": seq, "activity_id": aid, "tenant_id": tenant_id, "related": related}
+        for seq, r in zip(seqs, rows, strict=True)
+        for aid, related in r.found.activities.items()
+    ]
+    if agent_rows:
+        session.execute(insert(StatementAgent), agent_rows)
+    if activity_rows:
+        session.execute(insert(StatementActivity), activity_rows)
 
 
 def _ref_target(payload: dict[str, Any]) -> str | None:
