@@ -598,17 +598,15 @@ def fill(url: str, tenant_id: int, seed: int, count: int, processes: int) -> tup
     batches = max(count // FILL_BATCH, 0)
     if batches == 0:
         return 0, 0.0
+    instants = school_instants(random.Random(seed + 7), batches)
     engine = create_engine(url)
     try:
         with engine.begin() as connection:  # the school year's months, as `ensure` would
             partitions.ensure(
-                connection,
-                partitions.Month.of(datetime(2025, 4, 1, tzinfo=UTC)),
-                partitions.Month.of(datetime(2026, 3, 1, tzinfo=UTC)),
+                connection, partitions.Month.of(instants[0]), partitions.Month.of(instants[-1])
             )
     finally:
         engine.dispose()
-    instants = school_instants(random.Random(seed + 7), batches)
     plan = [(i, instants[i].isoformat()) for i in range(batches)]
     shares = [plan[k::processes] for k in range(processes)]
     started = time.perf_counter()
@@ -741,6 +739,12 @@ def main() -> None:
     )
     parser.add_argument("--peer-auth", default="", help="user:password for the peer (HTTP Basic)")
     parser.add_argument("--peer-name", default="peer")
+    parser.add_argument(
+        "--peer-fraction",
+        type=float,
+        default=0.25,
+        help="share of the request counts sent to the peer (a slow peer would take hours)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep schema and server log")
     args = parser.parse_args()
     if args.statements is None:
@@ -777,16 +781,21 @@ def main() -> None:
         for target in targets:
             phase_rng = random.Random(args.seed + 1)  # the same statements for every LRS
             started = datetime.now(UTC)
-            small = args.single + 100 * args.batches
+            own = args
+            if target is not ours:
+                own = argparse.Namespace(**vars(args))
+                for name in ("single", "batches", "queries"):
+                    setattr(own, name, max(int(getattr(args, name) * args.peer_fraction), 5))
+            small = own.single + 100 * own.batches
             window = (started - timedelta(seconds=60), started + timedelta(seconds=600))
             results += asyncio.run(
-                measure(target, corpus, args, "small", small, phase_rng, [], window)
+                measure(target, corpus, own, "small", small, phase_rng, [], window)
             )
 
         before = statement_count(args.postgres_url, schema)
         to_fill = max(args.statements - before, 0)
         console.print(
-            f"filling to {args.statements:,} statements (service level, "
+            f"filling to {args.statements:,} statements (bulk COPY, "
             f"{args.fill_processes} processes) …"
         )
         filled, seconds = fill(url, tenant_id, args.seed, to_fill, args.fill_processes)

@@ -212,7 +212,9 @@ async def begin(request: Request, *accepted_scopes: str) -> Call:
     container = get_container(request)
     user, secret = _basic(request.headers.get("authorization"))
     verifier = _verifier(request, container)
-    principal = await run_in_threadpool(verifier.verify, container.database.session, user, secret)
+    principal = verifier.cached(user, secret) or await run_in_threadpool(
+        verifier.verify, container.database.session, user, secret
+    )
     if principal is None:
         raise LrsError(401, "Unknown or revoked LRS credentials.")
     if not principal.may(*accepted_scopes):

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -267,18 +268,45 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Canonical definitions this process has read back from the database, by (database, tenant,
+#: activity): (expiry, digest, definition). A statement whose definition adds nothing to a
+#: cached one skips the read; entries come only from committed rows and live a short while, so
+#: a definition another process changed is re-read within ``_DEFINITION_TTL`` seconds.
+_definitions_seen: dict[tuple[str, int, str], tuple[float, str, dict[str, Any]]] = {}
+_DEFINITION_TTL = 30.0
+_DEFINITIONS_MAX = 50_000
+
+
 def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, Any]) -> None:
     if not definitions:
         return
-    ids = sorted(definitions)  # one lock order for every writer
+    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    tick = time.monotonic()
+    ids = []
+    for activity_id in sorted(definitions):  # one lock order for every writer
+        hit = _definitions_seen.get((database, tenant_id, activity_id))
+        if hit is not None and hit[0] > tick:
+            if _digest(_merge_definition(hit[2], definitions[activity_id])) == hit[1]:
+                continue  # nothing new: no read, no write
+        ids.append(activity_id)
+    if not ids:
+        return
     current = {
         row[0]: (row[1], row[2])
         for row in session.execute(
             select(Activity.activity_id, Activity.definition, Activity.definition_hash).where(
-                Activity.tenant_id == tenant_id, Activity.activity_id.in_(ids)
+                Activity.tenant_id == tenant_id, _one_of(session, Activity.activity_id, ids)
             )
         )
     }
+    if len(_definitions_seen) > _DEFINITIONS_MAX:
+        _definitions_seen.clear()
+    for activity_id, (definition, digest) in current.items():
+        _definitions_seen[(database, tenant_id, activity_id)] = (
+            tick + _DEFINITION_TTL,
+            digest,
+            definition,
+        )
     rows = []
     for activity_id in ids:
         old, old_hash = current.get(activity_id, (None, None))

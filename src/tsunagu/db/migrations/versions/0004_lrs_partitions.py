@@ -126,7 +126,7 @@ def _partition_postgresql() -> None:
             f'CREATE TABLE "{month.name}" PARTITION OF lrs_statements FOR VALUES '
             f"{month.bounds_sql()}"
         )
-    copy = f"INSERT INTO lrs_statements ({_COLUMNS}) SELECT {_COLUMNS} "  # noqa: S608
+    copy = f"INSERT INTO lrs_statements ({_COLUMNS}) SELECT {_COLUMNS} "
     op.execute(copy + "FROM lrs_statements_unpartitioned ORDER BY seq")
     op.execute("DROP TABLE lrs_statements_unpartitioned")
 
