@@ -285,9 +285,12 @@ def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, 
     ids = []
     for activity_id in sorted(definitions):  # one lock order for every writer
         hit = _definitions_seen.get((database, tenant_id, activity_id))
-        if hit is not None and hit[0] > tick:
-            if _digest(_merge_definition(hit[2], definitions[activity_id])) == hit[1]:
-                continue  # nothing new: no read, no write
+        if (
+            hit is not None
+            and hit[0] > tick
+            and _digest(_merge_definition(hit[2], definitions[activity_id])) == hit[1]
+        ):
+            continue  # nothing new: no read, no write
         ids.append(activity_id)
     if not ids:
         return
