@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench lrs-conformance clean
+.PHONY: install run test lint bench lrs-bench lrs-conformance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/roster_import.py
+
+# xAPI LRS over HTTP on PostgreSQL up to 1 M statements (docs/lrs-benchmark.md); ARGS=--quick,
+# or a peer: ARGS="--peer-url http://127.0.0.1:8100/xapi --peer-auth bench:bench --peer-name ADL_LRS".
+lrs-bench: install
+	$(BIN)/python bench/lrs.py $(ARGS)
 
 # The ADL LRS conformance suite against a throwaway server: SUITE=a checkout of
 # adlnet/lrs-conformance-test-suite (not on npm), ARGS=more switches (docs/lrs-conformance.md).
