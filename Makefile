@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench lrs-bench lrs-conformance clean
+NODE_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install assets browser messages run test lint bench lrs-bench lrs-conformance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +17,35 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+# Browser assets the portal serves itself (htmx) and the browser tests' axe-core, from the npm
+# registry at the versions package-lock.json pins (node_modules/ is not committed).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+assets: $(NODE_STAMP)
+
+# Debian's Chromium for the Playwright browser tests (Playwright never downloads a browser here),
+# with Japanese and emoji fonts so the screenshots in test-artifacts/ show text, not boxes.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji; \
+	else echo "install Debian's chromium, fonts-ipafont-gothic and fonts-noto-color-emoji (sudo apt-get install ...) for the browser tests" >&2; exit 1; fi
+
+browser: $(CHROMIUM)
+
+# Re-extract interface text into the catalogs after changing templates (translate en, commit .po).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o src/tsunagu/web/locale/messages.pot .
+	$(BIN)/pybabel update -i src/tsunagu/web/locale/messages.pot -d src/tsunagu/web/locale --ignore-obsolete
+
+# The sample LTI tool (計算ドリル) runs beside the portal on localhost:8001 and stops with it.
+run: install assets
 	$(BIN)/tsunagu demo setup
+	$(BIN)/python -m tsunagu_sample_tool --config var/drill_tool/config.json --port 8001 & \
+	TOOL=$$!; trap 'kill $$TOOL' EXIT INT TERM; \
 	$(BIN)/tsunagu serve --host 127.0.0.1 --port 8000
 
-test: install
+test: install assets browser
 	$(BIN)/python -m pytest
 
 lint: install
@@ -26,8 +53,9 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: install
+bench: install assets
 	$(BIN)/python bench/roster_import.py
+	$(BIN)/python bench/portal.py
 
 # xAPI LRS over HTTP on PostgreSQL up to 1 M statements (docs/lrs-benchmark.md); ARGS=--quick,
 # or a peer: ARGS="--peer-url http://127.0.0.1:8100/xapi --peer-auth bench:bench --peer-name ADL_LRS".
@@ -40,4 +68,4 @@ lrs-conformance: install
 	$(BIN)/python bench/lrs_conformance.py $(if $(SUITE),--suite $(SUITE)) $(ARGS)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules test-artifacts

@@ -717,15 +717,21 @@ def tsunagu_lrs(
             if args.dummy_credentials:
                 key, secret = "conformance-dummy", uuid.uuid4().hex
             else:
-                key, secret = parse_credentials(
-                    run_tsunagu(
-                        [
-                            "lrs", "credentials", "create", "--tenant", TENANT_CODE,
-                            "--name", CREDENTIALS_NAME, "--json",
-                        ],
-                        env,
-                    )
-                )  # fmt: skip
+                # The runner's argument parser (commander 2) takes a value that starts with "-"
+                # for a missing argument and prints its usage: a URL-safe secret does so one
+                # time in 64. Such a credential is simply replaced by another.
+                while True:
+                    key, secret = parse_credentials(
+                        run_tsunagu(
+                            [
+                                "lrs", "credentials", "create", "--tenant", TENANT_CODE,
+                                "--name", CREDENTIALS_NAME, "--json",
+                            ],
+                            env,
+                        )
+                    )  # fmt: skip
+                    if not secret.startswith("-"):
+                        break
             try:
                 with running_server(env, port, folder / "server.log"):
                     log(f"xAPI {version}: tsunagu serve on {base_url} ({_backend(args)})")

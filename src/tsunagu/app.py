@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from tsunagu import __version__
 from tsunagu.container import Container, build_container
@@ -45,22 +46,76 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     app.state.container = container
+    from tsunagu.web.assets import build_assets
     from tsunagu.web.templating import build_templates
 
     app.state.templates = build_templates()
+    app.state.assets = build_assets(container.settings.assets_dir)
 
     from tsunagu.health.routes import router as health_router
+    from tsunagu.identity.routes import router as identity_router
     from tsunagu.lrs.alternate import AlternateRequestSyntax
     from tsunagu.lrs.routes import router as lrs_router
+    from tsunagu.lti.routes import router as lti_router
     from tsunagu.oauth.routes import router as oauth_router
+    from tsunagu.portal.pages import router as pages_router
     from tsunagu.portal.routes import router as portal_router
     from tsunagu.roster.rest.routes import router as rostering_router
+    from tsunagu.web.middleware import LocaleMiddleware
+    from tsunagu.web.routes import router as web_router
 
     app.include_router(health_router)
     app.include_router(oauth_router)
     app.include_router(rostering_router)
     app.include_router(lrs_router)
+    app.include_router(lti_router)
     # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
     app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)
+    app.include_router(identity_router)
+    _install_browser_protection(app, container)
+    app.include_router(pages_router)
+    app.include_router(web_router)
+    # Pages and JSON shrink 5-10x; statics arrive already compressed (Content-Encoding set).
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
+    app.add_middleware(LocaleMiddleware)
     return app
+
+
+#: Machine interfaces authenticate every request with a credential, never with cookies.
+#: LTI endpoints that tools post to from their own site: each request is bound to its person and
+#: purpose by a signed JWT, a sealed value or a bearer token, never by the session cookie.
+_MACHINE_PREFIXES = (
+    "/xapi",
+    "/oauth/",
+    "/ims/",
+    "/lti/token",
+    "/lti/register",
+    "/lti/services/",
+    "/lti/authorize",
+    "/lti/deep-linking/return",
+)
+#: Sign-in forms are CSRF-checked even from a browser that has no cookie yet (login CSRF).
+_ALWAYS_PROTECT = {"/signin", "/signin/qr", "/signin/totp", "/signout"}
+
+
+def _install_browser_protection(app: FastAPI, container: Container) -> None:
+    """Middleware, outermost first: security headers, sessions, CSRF (added in reverse)."""
+    from asgi_csrf import asgi_csrf
+
+    from tsunagu.identity.middleware import SecurityHeadersMiddleware, SessionMiddleware
+    from tsunagu.machine_credentials import keyed_hash
+
+    def is_machine_request(scope: dict[str, object]) -> bool:
+        return str(scope.get("path", "")).startswith(_MACHINE_PREFIXES)
+
+    app.add_middleware(
+        asgi_csrf,
+        signing_secret=keyed_hash(container.settings.resolved_secret_key, "csrf"),
+        cookie_secure=container.settings.is_https,
+        cookie_samesite="Lax",
+        always_protect=_ALWAYS_PROTECT,
+        skip_if_scope=is_machine_request,
+    )
+    app.add_middleware(SessionMiddleware, container=container)
+    app.add_middleware(SecurityHeadersMiddleware, container=container)

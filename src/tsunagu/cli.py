@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from tsunagu.audit.cli import app as audit_app
 from tsunagu.db.cli import app as db_app
 from tsunagu.demo.cli import app as demo_app
+from tsunagu.identity.cli import idp_app, qr_app, session_app, user_app
 from tsunagu.lrs.cli import app as lrs_app
+from tsunagu.lti.cli import keys_app, tool_app
 from tsunagu.oauth.cli import app as oauth_client_app
 from tsunagu.roster.cli import app as roster_app
 from tsunagu.tenancy.cli import app as tenant_app
@@ -23,6 +26,13 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(demo_app, name="demo")
 app.add_typer(oauth_client_app, name="oauth-client")
 app.add_typer(lrs_app, name="lrs")
+app.add_typer(user_app, name="user")
+app.add_typer(idp_app, name="idp")
+app.add_typer(qr_app, name="qr")
+app.add_typer(session_app, name="session")
+app.add_typer(audit_app, name="audit")
+app.add_typer(tool_app, name="tool")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command("serve")

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         ),
     )
     oauth_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
+    assets_dir: Path = Field(
+        default=Path(__file__).resolve().parents[2] / "node_modules",
+        description=(
+            "Folder of the browser libraries the portal serves itself (htmx), installed from the "
+            "npm registry by `make assets`; never fetched from a CDN at run time."
+        ),
+    )
+    portal_timezone: str = Field(
+        default="Asia/Tokyo",
+        description="Time zone of the schools: what 'today' means on the timetable and notices.",
+    )
     roster_max_problems_per_rule: int = Field(
         default=1000,
         ge=1,
@@ -76,10 +87,99 @@ class Settings(BaseSettings):
             "'tsunagu lrs partitions ensure' (the write path also makes a missing one)."
         ),
     )
+    lrs_profile_namespace: Literal["japan-xapi", "xapi-japan-profiles"] = Field(
+        default="japan-xapi",
+        description=(
+            "Which IRI generation of the Japan xAPI profiles the portal writes in its own "
+            "statements: 'japan-xapi' (Feb 2026 drafts, https://w3id.org/japan-xapi/...) or "
+            "'xapi-japan-profiles' (May 2026 revision). Both are recognised when matching."
+        ),
+    )
     lrs_max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,
         description="Largest xAPI request body accepted (larger ones get 413).",
+    )
+
+    redis_url: str = Field(
+        default="",
+        description=(
+            "Redis URL (redis://host:6379/0). When set, sessions and sign-in rate limits live "
+            "there, so several app processes share them; empty means the database and memory."
+        ),
+    )
+    redis_key_prefix: str = Field(
+        default="tsunagu", description="Prefix of every Redis key (several portals, one Redis)."
+    )
+    session_cookie_name: str = Field(default="tsunagu_session")
+    session_idle_timeout_seconds: int = Field(
+        default=60 * 60,
+        ge=60,
+        description="A session unused this long ends (one school period plus a break).",
+    )
+    session_absolute_timeout_seconds: int = Field(
+        default=12 * 60 * 60,
+        ge=300,
+        description="A session ends this long after sign-in, however busy it is.",
+    )
+    session_principal_refresh_seconds: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "How long a session trusts its cached roles before rebuilding them from the roster "
+            "(so a withdrawn pupil or a moved teacher loses access within this time)."
+        ),
+    )
+    signin_ip_rate_limit: str = Field(
+        default="600/minute",
+        description=(
+            "Sign-in attempts per client address (limits notation). Generous on purpose: a "
+            "whole school signs in from behind one address at the first bell."
+        ),
+    )
+    signin_failure_limit: str = Field(
+        default="10/15 minutes",
+        description=(
+            "Failed sign-ins per account (or per card) before it is locked for the rest of the "
+            "window (limits notation)."
+        ),
+    )
+    password_min_length: int = Field(default=10, ge=8)
+    totp_required_for_admins: bool = Field(
+        default=True,
+        description="School, board and deployment administrators confirm sign-in with TOTP.",
+    )
+    oidc_jwks_cache_seconds: int = Field(default=3600, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    lti_platform_name: str = Field(
+        default="つなぐ学習eポータル",
+        description="The portal name in the LTI tool_platform claim and xAPI context.platform.",
+    )
+    lti_id_token_lifetime_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=600,
+        description="Lifetime of LTI id_tokens (tools reject tokens older than about 10 minutes).",
+    )
+    lti_access_token_lifetime_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        description="Lifetime of the access tokens tools get for NRPS and AGS (short on purpose).",
+    )
+    lti_key_publish_lead_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description=(
+            "How long a new platform key must have been published in the JWKS before rotation "
+            "lets it sign (tools cache JWKS)."
+        ),
+    )
+    lti_nrps_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Members per NRPS page when the tool gives no limit.",
     )
 
     @cached_property
@@ -87,6 +187,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'tsunagu.sqlite3').resolve()}"
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
 
     @cached_property
     def resolved_secret_key(self) -> bytes:

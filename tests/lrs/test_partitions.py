@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
 from typer.testing import CliRunner
 
 from tests.lrs.conftest import HOME, statement
@@ -193,8 +194,10 @@ def test_month_arithmetic() -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> None:
-    """0004 on a store that already holds statements: rows, ids and seq survive; the registry
-    is filled; the next statement continues the sequence."""
+    """0004 on a store that already holds statements: rows, ids, seq and the Japan profile
+    tags of 0003 survive; the registry is filled; the next statement continues the sequence;
+    downgrading to 0003 gives the rows back in one plain table."""
+    from alembic import command
     from sqlalchemy import create_engine
 
     from tests.conftest import POSTGRES_URL, _with_search_path
@@ -209,7 +212,7 @@ def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> No
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = _with_search_path(POSTGRES_URL, schema)
     try:
-        migrate.upgrade(url, "0002")
+        migrate.upgrade(url, "0003")
         engine = create_engine(url)
         ids = [str(uuid.uuid4()) for _ in range(3)]
         with engine.begin() as connection:
@@ -226,10 +229,13 @@ def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> No
                 connection.execute(
                     text(
                         "INSERT INTO lrs_statements (tenant_id, statement_id, verb_id, voided, "
-                        "stored, content_hash, payload, voiding_target) "
-                        "VALUES (1, :sid, 'v', false, :stored, :hash, :payload, :vt)"
+                        "stored, content_hash, payload, voiding_target, profile_template, "
+                        "profile_rules) VALUES (1, :sid, 'v', false, :stored, :hash, :payload, "
+                        ":vt, :template, :rules)"
                     ),
                     {
+                        "template": "drill.answered" if n == 1 else None,
+                        "rules": "drill.score-scaled" if n == 1 else None,
                         "sid": sid,
                         "stored": stored,
                         "hash": f"h{n}",
@@ -242,9 +248,17 @@ def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> No
         engine = create_engine(url)
         with engine.begin() as connection:
             rows = connection.execute(
-                text("SELECT seq, statement_id FROM lrs_statements ORDER BY seq")
+                text(
+                    "SELECT seq, statement_id, profile_template, profile_rules "
+                    "FROM lrs_statements ORDER BY seq"
+                )
             ).all()
             assert [r[1] for r in rows] == ids
+            assert [(r[2], r[3]) for r in rows] == [
+                (None, None),
+                ("drill.answered", "drill.score-scaled"),
+                (None, None),
+            ]
             registry = connection.execute(
                 text(
                     "SELECT statement_id, seq, content_hash, voiding_target "
@@ -273,6 +287,20 @@ def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> No
                     )
                 ).scalar()
                 assert next_seq == rows[-1][0] + 1
+                connection.execute(text("DELETE FROM lrs_statements WHERE statement_id = 'n'"))
+        engine.dispose()
+        command.downgrade(migrate.alembic_config(url), "0003")
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            back = connection.execute(
+                text(
+                    "SELECT seq, statement_id, profile_template, profile_rules "
+                    "FROM lrs_statements ORDER BY seq"
+                )
+            ).all()
+            assert [tuple(r) for r in back] == [tuple(r) for r in rows]
+            assert partitions.is_partitioned(connection) is False
+            assert "lrs_statement_ids" not in sa_inspect(connection).get_table_names()
         engine.dispose()
     finally:
         if backend == "postgresql":

@@ -30,6 +30,23 @@ def setup(
                 "tenant_created": result.tenant_created,
                 "imported": str(result.imported_package) if result.imported_package else None,
                 "users": result.users,
+                "password": service.DEMO_PASSWORD,
+                "accounts": [
+                    {"role": a.role, "username": a.username, "name": a.name}
+                    for a in result.accounts
+                ],
+                "lti_tool": result.tool_client_id,
+                "lti_tool_config": str(result.tool_config) if result.tool_config else None,
+                "portal": (
+                    {
+                        "classes": result.portal.classes,
+                        "timetable_slots": result.portal.slots,
+                        "notices": result.portal.notices,
+                        "statements": result.portal.statements,
+                    }
+                    if result.portal
+                    else None
+                ),
             }
         )
         return
@@ -41,3 +58,15 @@ def setup(
     console.print(
         f"demo tenant {result.tenant_code} {result.tenant_name}: {state}, {result.users:,} users"
     )
+    if result.accounts:
+        console.print(f"sign in at /signin with password [bold]{service.DEMO_PASSWORD}[/] as:")
+        for account in result.accounts:
+            console.print(
+                f"  {account.role:<13} {account.username}  ({account.name})", highlight=False
+            )
+        console.print("  (administrators also register an authenticator app at first sign-in)")
+    if result.portal:
+        console.print(
+            f"portal: {result.portal.classes} classes with timetables ({result.portal.slots} "
+            f"periods), {result.portal.notices} notices, {result.portal.statements:,} statements"
+        )

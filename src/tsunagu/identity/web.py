@@ -2,8 +2,10 @@
 
 CONTRACT (kept stable while identity grows): ``optional_principal`` and ``require_principal`` are
 FastAPI dependencies; ``csrf_input`` renders the hidden field every state-changing form carries.
-This first version only reads ``request.state.principal``; the identity domain's session
-middleware is what sets it.
+``request.state.principal`` is set by the session middleware
+(:mod:`tsunagu.identity.middleware`); the CSRF token comes from the ``asgi-csrf`` middleware
+(double-submit signed cookie), which checks the ``csrftoken`` form field or the ``X-CSRFToken``
+header (htmx: ``hx-headers='{"X-CSRFToken": "{{ csrf_token() }}"}'``) on every unsafe method.
 """
 
 from __future__ import annotations
@@ -41,6 +43,19 @@ def require_principal(
     return principal
 
 
+#: The form field and header names the CSRF middleware checks.
+CSRF_FIELD = "csrftoken"
+CSRF_HEADER = "X-CSRFToken"
+
+
+def csrf_token(request: Request) -> str:
+    """This browser's CSRF token (for htmx headers); empty without the CSRF middleware."""
+    get = request.scope.get("csrftoken")
+    return str(get()) if callable(get) else ""
+
+
 def csrf_input(request: Request) -> Markup:
-    """The hidden CSRF field for a form (empty until the CSRF protection is installed)."""
-    return Markup("")
+    """The hidden CSRF field every state-changing form carries."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, csrf_token(request)
+    )

@@ -26,6 +26,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -93,6 +94,16 @@ class Statement(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     #: The statement as received, plus id/stored/authority/version/timestamp the LRS sets.
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # The Japan xAPI profile match (xapi-notes.md §1.8: advisory tags), written in the same
+    # INSERT as the statement so tagging costs no extra round trip; two columns only (every
+    # non-NULL value costs the batched INSERT measurably). Both NULL when the statement claims
+    # no Japan profile (no category activity with a profile IRI).
+    #: The matched template's stable id (``lms.launched``); NULL when none matched.
+    profile_template: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Space-separated ids of the rules broken and recommended items missing (the severity of
+    #: each is in the profile data); ``<domain>.no-template`` for a claim no template matched.
+    #: NULL when there is nothing to say.
+    profile_rules: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StatementId(Base):
@@ -200,3 +211,16 @@ class AttachmentContent(Base):
     sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(255))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TenantLrsSettings(Base):
+    """Per-tenant LRS switches. ``profile_strict``: statements that claim a Japan profile and
+    break one of its rules are refused with 400 (default off: the profiles are recommendations,
+    xapi-notes.md §1.2)."""
+
+    __tablename__ = "lrs_tenant_settings"
+
+    tenant_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    profile_strict: Mapped[bool] = mapped_column(Boolean, default=False)

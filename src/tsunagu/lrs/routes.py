@@ -57,6 +57,7 @@ from tsunagu.lrs.service import (
     LrsError,
     StatementQuery,
     agent_ifi,
+    canonical_activities,
     decode_more,
     downgrade_to_1_0,
     encode_more,
@@ -117,6 +118,8 @@ def error_response(
     body: dict[str, Any] = {"error": status, "message": message}
     if problems:
         body["path"] = problems[0]["path"]
+        if "rule" in problems[0]:
+            body["rule"] = problems[0]["rule"]
         body["problems"] = problems[:100]
     headers = {HEADER: _version_of(request)}
     if request.method in ("GET", "HEAD") and request.url.path.rstrip("/").endswith("/statements"):
@@ -549,9 +552,13 @@ async def _single(
 
     def load() -> Any:
         with call.container.database.session() as session:
-            return get_statement(
+            found = get_statement(
                 session, principal.tenant_id, statement_id, voided=voided, credential_id=mine
             )
+            if found is not None and fmt == "canonical":
+                payload = canonical_activities(session, principal.tenant_id, [found[0]])[0]
+                return payload, found[1]
+            return found
 
     found = await run_in_threadpool(load)
     if found is None:
@@ -594,9 +601,13 @@ async def _page(
 
     def load() -> Any:
         with call.container.database.session() as session:
-            return query_statements(session, tenant_id, query, after=after, bound=bound)
+            found = query_statements(session, tenant_id, query, after=after, bound=bound)
+            if fmt == "canonical":
+                shaped = canonical_activities(session, tenant_id, found.statements)
+                return found, shaped
+            return found, found.statements
 
-    page = await run_in_threadpool(load)
+    page, shaped = await run_in_threadpool(load)
     more = ""
     if page.next_position is not None:
         state = _more_state(query, tenant_id, fmt)
@@ -605,7 +616,7 @@ async def _page(
         token = encode_more(call.container.settings.resolved_secret_key, state)
         root = request.scope.get("root_path", "")
         more = f"{root}{PREFIX}/statements?more={quote(token)}"
-    body = {"statements": _shape(request, page.statements, fmt), "more": more}
+    body = {"statements": _shape(request, shaped, fmt), "more": more}
     headers = {CONSISTENT_THROUGH: consistent}
     return await _statement_response(
         request, call, body, page.statements, headers, with_attachments

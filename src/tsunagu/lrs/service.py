@@ -62,6 +62,7 @@ from tsunagu.lrs.models import (
     StatementId,
 )
 from tsunagu.lrs.partitions import ensure_in_transaction
+from tsunagu.lrs.profiles import service as profiles
 from tsunagu.lrs.validation import (
     VOIDED_VERB,
     Problem,
@@ -398,6 +399,16 @@ def store_statements(
     if not new:
         return ids
 
+    # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
+    # matches; a tenant in strict mode refuses the batch when one breaks a rule of the
+    # profile it claims. The tenant's switch is read only when there is something to refuse.
+    matches = profiles.match_batch([p.payload for p in new])
+    if any(m.errors for m in matches) and profiles.is_strict(session, tenant_id):
+        position = {p.statement_id: i for i, p in enumerate(prepared)}
+        for p, m in zip(new, matches, strict=True):
+            if m.errors:
+                raise _profile_violation(position[p.statement_id], m)
+
     # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
     targets = {p.voiding_target for p in new if p.voiding_target}
     batch_voiding = {p.statement_id for p in new if p.voiding_target}
@@ -420,8 +431,9 @@ def store_statements(
             content_hash=p.content_hash,
             payload=p.payload,
             found=_index(p.payload),
+            **profiles.match_columns(m),
         )
-        for p in new
+        for p, m in zip(new, matches, strict=True)
     ]
     if session.get_bind().dialect.name == "postgresql":
         _insert_postgresql(session, tenant_id, credential_id, stored_at, rows)
@@ -447,6 +459,22 @@ def store_statements(
     return ids
 
 
+def _profile_violation(index: int, match: profiles.Match) -> LrsError:
+    """The 400 of strict mode: names the first broken rule and the JSON path of the part."""
+    errors = match.errors
+    first = errors[0]
+    problems = [
+        Problem(f"$[{index}]" + v.path[1:], f"{v.message_en} / {v.message_ja}", rule=v.rule)
+        for v in errors
+    ]
+    return LrsError(
+        400,
+        f"Statement $[{index}] breaks the Japan xAPI profile rule {first.rule} at "
+        f"$[{index}]{first.path[1:]}: {first.message_en} (this tenant's LRS is in strict mode)",
+        problems,
+    )
+
+
 def _one_of(session: Session, column: Any, values: Iterable[str]) -> Any:
     """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter, one plan (an
     expanded IN list of a hundred parameters costs more to plan than to run)."""
@@ -467,6 +495,9 @@ class _Row:
     content_hash: str
     payload: dict[str, Any]
     found: _Indexed
+    # Japan xAPI profile tags (profiles.match_columns): both None when no profile is claimed.
+    profile_template: str | None
+    profile_rules: str | None
 
 
 # Every row of a store in one statement, one round trip: the statements, their registry rows
@@ -480,12 +511,14 @@ _PG_INSERT = text(
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(
         ord integer, sid varchar, verb text, registration varchar, voided boolean,
-        voiding varchar, ref varchar, hash varchar, payload jsonb)
+        voiding varchar, ref varchar, hash varchar, payload jsonb, ptemplate varchar,
+        prules varchar)
 ), st AS (
     INSERT INTO lrs_statements (tenant_id, statement_id, credential_id, verb_id, registration,
-                                voided, voiding_target, ref_target, stored, content_hash, payload)
+                                voided, voiding_target, ref_target, stored, content_hash, payload,
+                                profile_template, profile_rules)
     SELECT :tenant_id, sid, :credential_id, verb, registration, voided, voiding, ref, :stored,
-           hash, payload
+           hash, payload, ptemplate, prules
     FROM input ORDER BY ord
     RETURNING seq, statement_id, content_hash, voiding_target
 ), registry AS (
@@ -542,6 +575,8 @@ def _insert_postgresql(
                         "ref": r.ref_target,
                         "hash": r.content_hash,
                         "payload": r.payload,
+                        "ptemplate": r.profile_template,
+                        "prules": r.profile_rules,
                     }
                     for i, r in enumerate(rows)
                 ]
@@ -577,6 +612,8 @@ def _insert_generic(
                 "stored": stored_at,
                 "content_hash": r.content_hash,
                 "payload": r.payload,
+                "profile_template": r.profile_template,
+                "profile_rules": r.profile_rules,
             }
             for r in rows
         ],
@@ -759,6 +796,72 @@ def get_activity_definition(
         )
     )
     return dict(found) if found is not None else None
+
+
+def _activities_in(part: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The Activity objects of a statement or sub-statement (object and context activities)."""
+    target = part.get("object")
+    if isinstance(target, dict):
+        kind = target.get("objectType", "Activity")
+        if kind == "Activity":
+            yield target
+        elif kind == "SubStatement":
+            yield from _activities_in(target)
+    context = part.get("context")
+    activities = context.get("contextActivities") if isinstance(context, dict) else None
+    if isinstance(activities, dict):
+        for items in activities.values():
+            for item in items if isinstance(items, list) else [items]:
+                if isinstance(item, dict):
+                    yield item
+
+
+def _with_definitions(part: dict[str, Any], found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def activity(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("id") in found:
+            return {**value, "definition": found[value["id"]]}
+        return value
+
+    out = dict(part)
+    target = out.get("object")
+    if isinstance(target, dict):
+        kind = target.get("objectType", "Activity")
+        if kind == "Activity":
+            out["object"] = activity(target)
+        elif kind == "SubStatement":
+            out["object"] = _with_definitions(target, found)
+    context = out.get("context")
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        out["context"] = {
+            **context,
+            "contextActivities": {
+                key: [activity(i) for i in items] if isinstance(items, list) else activity(items)
+                for key, items in context["contextActivities"].items()
+            },
+        }
+    return out
+
+
+def canonical_activities(
+    session: Session, tenant_id: int, statements: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``format=canonical`` (1.0.3 Part Three §2.1.3): every Activity carries the definition the
+    LRS holds for it (:class:`Activity`, merged from every statement), not the one this statement
+    happened to send. One query per page; the stored statements are not changed."""
+    ids = sorted({a["id"] for s in statements for a in _activities_in(s) if "id" in a})
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in iter_batches(ids, 500):
+        found.update(
+            (row[0], dict(row[1]))
+            for row in session.execute(
+                select(Activity.activity_id, Activity.definition).where(
+                    Activity.tenant_id == tenant_id, Activity.activity_id.in_(chunk)
+                )
+            )
+        )
+    if not found:
+        return statements
+    return [_with_definitions(s, found) for s in statements]
 
 
 def max_seq(session: Session, tenant_id: int) -> int:

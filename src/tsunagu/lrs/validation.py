@@ -21,9 +21,14 @@ from tsunagu.lrs.versions import V2, XapiVersion, statement_version_ok
 class Problem:
     path: str
     message: str
+    #: The Japan profile rule broken (strict mode), None for xAPI validation problems.
+    rule: str | None = None
 
     def as_json(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message}
+        found = {"path": self.path, "message": self.message}
+        if self.rule is not None:
+            found["rule"] = self.rule
+        return found
 
 
 UUID_PATTERN = re.compile(

@@ -10,6 +10,7 @@ portal's locale middleware (``request.state.translations``), English-as-written 
 from __future__ import annotations
 
 import gettext
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
+
+from tsunagu.web import dates
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +54,56 @@ def _csrf_input(context: Context) -> Markup:
     return csrf_input(context["request"])
 
 
+@pass_context
+def _csrf_token(context: Context) -> str:
+    from tsunagu.identity.web import csrf_token
+
+    return csrf_token(context["request"])
+
+
+def _language(context: Context) -> str:
+    request = context.get("request")
+    found = getattr(getattr(request, "state", None), "locale", None)
+    return found if isinstance(found, str) else "ja"
+
+
+@pass_context
+def _ruby(context: Context, text: str) -> Markup:
+    """Furigana on young learners' screens (``kid_mode`` in the page context), else plain."""
+    from tsunagu.web.furigana import with_ruby
+
+    if context.get("kid_mode") and _language(context) == "ja":
+        return with_ruby(str(text))
+    return Markup(escape(text))  # noqa: S704  (escaped)
+
+
+@pass_context
+def _long_date(context: Context, day: date | datetime) -> str:
+    if context.get("kid_mode") and _language(context) == "ja":
+        return dates.kana_date(day)
+    return dates.long_date(day, _language(context))
+
+
+@pass_context
+def _short_date(context: Context, day: date | datetime) -> str:
+    if context.get("kid_mode") and _language(context) == "ja":
+        return dates.kana_date(day)
+    return dates.short_date(day, _language(context))
+
+
+@pass_context
+def _nendo(context: Context, day: date) -> str:
+    return dates.nendo(day, _language(context))
+
+
+@pass_context
+def _asset_url(context: Context, name: str) -> str | None:
+    """The hashed URL of a static asset, or None when it is not installed."""
+    request = context.get("request")
+    registry = getattr(getattr(getattr(request, "app", None), "state", None), "assets", None)
+    return registry.url(name) if registry is not None else None
+
+
 def build_templates() -> Jinja2Templates:
     folders = [PACKAGE_ROOT / domain / "templates" for domain in TEMPLATE_DOMAINS]
     environment = Environment(
@@ -60,6 +113,15 @@ def build_templates() -> Jinja2Templates:
     )
     environment.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
     environment.globals["csrf_input"] = _csrf_input
+    environment.globals["csrf_token"] = _csrf_token
+    environment.globals["asset_url"] = _asset_url
+    environment.filters.update(
+        ruby=_ruby,
+        long_date=_long_date,
+        short_date=_short_date,
+        nendo=_nendo,
+        time_of_day=dates.time_of_day,
+    )
     return Jinja2Templates(env=environment)
 
 

@@ -1,7 +1,7 @@
 """lrs: statement-id registry, stored-time index; monthly partitions of statements on PostgreSQL
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-24 05:30:00
 
 * ``lrs_statement_ids`` (every dialect): the ``(tenant, statement id)`` unique key, with the
@@ -14,6 +14,7 @@ Create Date: 2026-11-24 05:30:00
   rows are copied in this migration's transaction (PostgreSQL DDL is transactional: a failure
   leaves the old table as it was); ``seq`` keeps its sequence, so ``more`` tokens stay valid.
   Large existing stores copy at roughly the speed of an INSERT … SELECT; plan the upgrade.
+  The Japan profile columns of 0003 (``profile_template``, ``profile_rules``) are carried over.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _COLUMNS = (
     "seq, tenant_id, statement_id, credential_id, verb_id, registration, voided, "
-    "voiding_target, ref_target, stored, content_hash, payload"
+    "voiding_target, ref_target, stored, content_hash, payload, profile_template, profile_rules"
 )
 _INDEXES = (
     ("ix_lrs_statements_statement_id", "tenant_id, statement_id"),
@@ -114,6 +115,8 @@ def _partition_postgresql() -> None:
             stored TIMESTAMP WITH TIME ZONE NOT NULL,
             content_hash VARCHAR(64) NOT NULL,
             payload JSONB NOT NULL,
+            profile_template VARCHAR(64),
+            profile_rules TEXT,
             CONSTRAINT pk_lrs_statements PRIMARY KEY (seq, stored)
         ) PARTITION BY RANGE (stored)
         """

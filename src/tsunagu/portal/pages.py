@@ -1,0 +1,567 @@
+"""The portal's pages for learners (/home), teachers (/teach) and administrators (/admin).
+
+Thin handlers: parse the form, call a service, render a template. Every page needs a signed-in
+principal (``require_principal``); what each may see and do is decided in
+:mod:`tsunagu.timetable.policy`. Forms work without JavaScript; with htmx the timetable editor
+opens a period beside the grid and saves in place (``HX-Request`` answers a fragment, the grid
+cell is swapped out of band), and the roster import shows its progress while it runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from tsunagu.container import Container
+from tsunagu.http import get_container
+from tsunagu.identity.principal import PortalRole, Principal
+from tsunagu.identity.web import require_principal
+from tsunagu.portal import activity, materials
+from tsunagu.portal import roster_upload as uploads
+from tsunagu.portal import service as portal
+from tsunagu.portal.activity import N_
+from tsunagu.timetable import policy
+from tsunagu.timetable import service as timetable
+from tsunagu.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]
+
+SUBJECT_ICONS = {
+    "国語": "📖", "書写": "🖌", "算数": "🔢", "数学": "🔢", "生活": "🌱", "理科": "🔬",
+    "社会": "🗾", "音楽": "🎵", "図工": "🎨", "図画工作": "🎨", "美術": "🎨", "体育": "⚽",
+    "保健体育": "⚽", "道徳": "💬", "学活": "🏫", "学級活動": "🏫", "外国語": "🔤", "英語": "🔤",
+    "総合": "🧭", "家庭": "🍳", "技術": "🔧",
+    # As young classes' timetables write them.
+    "こくご": "📖", "さんすう": "🔢", "せいかつ": "🌱", "おんがく": "🎵", "ずこう": "🎨",
+    "たいいく": "⚽", "どうとく": "💬", "がっかつ": "🏫",
+}  # fmt: skip
+WEEKDAY_LABELS = {1: N_("月"), 2: N_("火"), 3: N_("水"), 4: N_("木"), 5: N_("金"), 6: N_("土")}
+WEEKDAY_KANA = {1: "げつ", 2: "か", 3: "すい", 4: "もく", 5: "きん", 6: "ど"}
+AUDIENCE_LABELS = {"class": N_("学級"), "grade": N_("学年"), "school": N_("学校全体")}
+GRADE_LABELS = {
+    "P1": N_("小1"), "P2": N_("小2"), "P3": N_("小3"), "P4": N_("小4"), "P5": N_("小5"),
+    "P6": N_("小6"), "J1": N_("中1"), "J2": N_("中2"), "J3": N_("中3"),
+}  # fmt: skip
+
+
+def nav_links(principal: Principal) -> list[tuple[str, str]]:
+    links: list[tuple[str, str]] = []
+    if principal.has(PortalRole.STUDENT):
+        links += [("/home", N_("今日の時間割")), ("/record", N_("学習の記録"))]
+    if policy.is_staff(principal):
+        links += [("/teach", N_("学級")), ("/teach/notices", N_("お知らせ"))]
+    if policy.can_open_admin(principal):
+        links.append(("/admin", N_("管理")))
+    return links
+
+
+def page(
+    request: Request,
+    principal: Principal,
+    name: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    full = {
+        "principal": principal,
+        "nav_links": nav_links(principal),
+        "kid_mode": principal.is_young_learner,
+        "subject_icons": SUBJECT_ICONS,
+        "weekday_labels": WEEKDAY_KANA if principal.is_young_learner else WEEKDAY_LABELS,
+        "audience_labels": AUDIENCE_LABELS,
+        "grade_labels": GRADE_LABELS,
+        "launch_url": materials.launch_url,
+        **(context or {}),
+    }
+    return render(request, name, full, status_code)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _fail(exc: timetable.TimetableError) -> HTTPException:
+    if isinstance(exc, timetable.PermissionDeniedError):
+        return HTTPException(status_code=403, detail="この操作はできません。")
+    if isinstance(exc, timetable.NotFoundError):
+        return HTTPException(status_code=404, detail="見つかりません。")
+    return HTTPException(status_code=400, detail=str(exc))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- learners ------------------------------------------------------------------------------
+
+
+@router.get("/home", response_class=HTMLResponse)
+def learner_home(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
+    if not principal.has(PortalRole.STUDENT):
+        return RedirectResponse("/teach" if policy.is_staff(principal) else "/", status_code=303)
+    with container.database.session() as session:
+        home = portal.learner_home(session, container.settings, principal)
+    return page(request, principal, "portal/home.html", {"home": home})
+
+
+@router.get("/record", response_class=HTMLResponse)
+def study_record(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
+    with container.database.session() as session:
+        days = activity.study_record(
+            session,
+            principal.tenant_id,
+            container.settings.base_url,
+            principal.user_master_identifier,
+            portal.zone(container.settings),
+        )
+    return page(request, principal, "portal/record.html", {"days": days})
+
+
+@router.get("/launch/{resource_link_id}", response_class=HTMLResponse)
+def launch(
+    resource_link_id: str, request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    with container.database.session() as session:
+        found = materials.find_launchable(session, principal, resource_link_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="この教材は開けません。")
+    materials.launch(container, principal, found)
+    return page(request, principal, "portal/launch.html", {"launched": found})
+
+
+# --- teachers ------------------------------------------------------------------------------
+
+
+def _staff(principal: Principal) -> None:
+    if not policy.is_staff(principal):
+        raise HTTPException(status_code=403, detail="教職員のページです。")
+
+
+@router.get("/teach", response_class=HTMLResponse)
+def teacher_home(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
+    _staff(principal)
+    with container.database.session() as session:
+        classes = portal.staff_classes(session, principal)
+    today = portal.today(container.settings)
+    return page(request, principal, "portal/teach.html", {"classes": classes, "today": today})
+
+
+@router.get("/teach/classes/{class_id}", response_class=HTMLResponse)
+def class_roster(
+    class_id: str, request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    with container.database.session() as session:
+        try:
+            klass = portal.viewable_class(session, principal, class_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+        members = portal.class_roster(session, principal.tenant_id, class_id)
+    return page(request, principal, "portal/roster.html", {"klass": klass, "members": members})
+
+
+def _editor_context(
+    session: Any, principal: Principal, klass: timetable.ClassInfo
+) -> dict[str, Any]:
+    week = portal.with_materials(
+        session,
+        principal.tenant_id,
+        klass.sourced_id,
+        timetable.week(session, principal.tenant_id, klass.sourced_id),
+    )
+    return {
+        "klass": klass,
+        "week": week,
+        "weekdays": range(1, 7),
+        "periods": range(1, 7),
+        "can_edit": policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id),
+    }
+
+
+@router.get("/teach/classes/{class_id}/timetable", response_class=HTMLResponse)
+def timetable_editor(
+    class_id: str, request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    with container.database.session() as session:
+        try:
+            klass = portal.viewable_class(session, principal, class_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+        context = _editor_context(session, principal, klass)
+    return page(request, principal, "portal/timetable_editor.html", context)
+
+
+def _slot_editor(
+    request: Request,
+    container: Container,
+    principal: Principal,
+    class_id: str,
+    weekday: int,
+    period: int,
+    **extra: Any,
+) -> Response:
+    """The period editor: a fragment for htmx (with the grid cell swapped out of band), else
+    the whole page."""
+    with container.database.session() as session:
+        try:
+            klass = portal.viewable_class(session, principal, class_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+        if weekday not in timetable.WEEKDAYS or not 1 <= period <= timetable.MAX_PERIOD:
+            raise HTTPException(status_code=404)
+        week = portal.with_materials(
+            session,
+            principal.tenant_id,
+            class_id,
+            timetable.week(session, principal.tenant_id, class_id),
+        )
+        slot = week.get((weekday, period))
+        tools = materials.deep_linking_tools(session, principal, class_id)
+    context = {
+        "klass": klass,
+        "weekday": weekday,
+        "period": period,
+        "slot": slot,
+        "tools": tools,
+        "saved": bool(request.query_params.get("saved")),
+        **extra,
+    }
+    if _is_htmx(request):
+        context["oob_cell"] = True
+        return page(request, principal, "portal/_slot_editor.html", context)
+    status = 400 if extra.get("error") else 200
+    return page(request, principal, "portal/slot_form.html", context, status_code=status)
+
+
+@router.get("/teach/classes/{class_id}/timetable/{weekday}/{period}", response_class=HTMLResponse)
+def slot_form(
+    class_id: str,
+    weekday: int,
+    period: int,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+) -> Response:
+    return _slot_editor(request, container, principal, class_id, weekday, period)
+
+
+@router.post("/teach/classes/{class_id}/timetable/{weekday}/{period}", response_class=HTMLResponse)
+def save_slot(
+    class_id: str,
+    weekday: int,
+    period: int,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    subject: Annotated[str, Form()] = "",
+    unit_title: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        with container.database.transaction() as session:
+            slot = timetable.save_slot(
+                session, principal, class_id, weekday, period, subject, unit_title, now=_now()
+            )
+    except timetable.InvalidInputError as exc:
+        values = {"subject": subject, "unit_title": unit_title}
+        return _slot_editor(
+            request, container, principal, class_id, weekday, period, error=exc, values=values
+        )
+    except timetable.TimetableError as exc:
+        raise _fail(exc) from exc
+    if _is_htmx(request):
+        return _slot_editor(request, container, principal, class_id, weekday, period, saved=True)
+    target = f"/teach/classes/{class_id}/timetable/{weekday}/{period}?saved=1"
+    if slot is None:
+        target = f"/teach/classes/{class_id}/timetable"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/teach/slots/{slot_id}/materials", response_class=HTMLResponse)
+def place_material(
+    slot_id: int,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    resource_link_id: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+    tool_name: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        with container.database.transaction() as session:
+            material = timetable.place_material(
+                session, principal, slot_id, resource_link_id, title, tool_name, now=_now()
+            )
+            slot = timetable.get_slot(session, principal.tenant_id, slot_id)
+            assert slot is not None
+            klass = timetable.get_class(session, principal.tenant_id, slot.class_sourced_id)
+            assert klass is not None
+    except timetable.InvalidInputError as exc:
+        raise HTTPException(status_code=400, detail=f"{exc.field}: {exc}") from exc
+    except timetable.TimetableError as exc:
+        raise _fail(exc) from exc
+    # LMS profile: assigning a material to a class is a `shared` statement by the teacher.
+    from tsunagu.portal import statements
+
+    statements.material_shared(container, principal, klass, slot, material)
+    if _is_htmx(request):
+        return _slot_editor(
+            request, container, principal, slot.class_sourced_id, slot.weekday, slot.period,
+            saved=True,
+        )  # fmt: skip
+    return RedirectResponse(
+        f"/teach/classes/{slot.class_sourced_id}/timetable/{slot.weekday}/{slot.period}?saved=1",
+        status_code=303,
+    )
+
+
+@router.post("/teach/materials/{material_id}/delete")
+def remove_material(
+    material_id: int,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    back: Annotated[str, Form()] = "/teach",
+) -> Response:
+    with container.database.transaction() as session:
+        try:
+            slot = timetable.remove_material(session, principal, material_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+    if _is_htmx(request):
+        return _slot_editor(
+            request, container, principal, slot.class_sourced_id, slot.weekday, slot.period
+        )
+    return RedirectResponse(back if back.startswith("/teach/") else "/teach", status_code=303)
+
+
+@router.get("/teach/slots/{slot_id}/deep-link/{deployment_id}")
+def deep_link(
+    slot_id: int,
+    deployment_id: str,
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Pick a material in a tool for this period (LTI Deep Linking 2.0, placement = the slot)."""
+    with container.database.session() as session:
+        slot = timetable.get_slot(session, principal.tenant_id, slot_id)
+        if slot is None:
+            raise HTTPException(status_code=404, detail="見つかりません。")
+        try:
+            klass = portal.viewable_class(session, principal, slot.class_sourced_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+        if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
+            raise HTTPException(status_code=403, detail="この操作はできません。")
+    started = materials.start_deep_linking(
+        container, principal, deployment_id, klass.sourced_id, slot.placement
+    )
+    if started is None:
+        raise HTTPException(status_code=404, detail="このツールは使えません。")
+    return started
+
+
+@router.get("/teach/classes/{class_id}/activity", response_class=HTMLResponse)
+def class_activity(
+    class_id: str, request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    with container.database.session() as session:
+        try:
+            klass = portal.viewable_class(session, principal, class_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+        members = [
+            (m.user_master_identifier, m.name)
+            for m in portal.class_roster(session, principal.tenant_id, class_id)
+            if m.role == "student"
+        ]
+        items = activity.class_activity(
+            session,
+            principal.tenant_id,
+            container.settings.base_url,
+            members,
+            portal.zone(container.settings),
+        )
+    return page(request, principal, "portal/class_activity.html", {"klass": klass, "items": items})
+
+
+def _notices_context(session: Any, container: Container, principal: Principal) -> dict[str, Any]:
+    day = portal.today(container.settings)
+    return {
+        "notices": timetable.notices_for_staff(session, principal, day),
+        "classes": portal.staff_classes(session, principal),
+        "schools": portal.staff_schools(session, principal),
+        "today": day,
+        "grades": list(GRADE_LABELS),
+    }
+
+
+@router.get("/teach/notices", response_class=HTMLResponse)
+def notices(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
+    _staff(principal)
+    with container.database.session() as session:
+        context = _notices_context(session, container, principal)
+    return page(request, principal, "portal/notices.html", context)
+
+
+def _parse_day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise timetable.InvalidInputError(
+            field, N_("日付を YYYY-MM-DD で入力してください。")
+        ) from exc
+
+
+@router.post("/teach/notices", response_class=HTMLResponse)
+def post_notice(
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    audience: Annotated[str, Form()] = "class",
+    class_sourced_id: Annotated[str, Form()] = "",
+    school_sourced_id: Annotated[str, Form()] = "",
+    grade: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+    starts_on: Annotated[str, Form()] = "",
+    ends_on: Annotated[str, Form()] = "",
+) -> Response:
+    _staff(principal)
+    try:
+        with container.database.transaction() as session:
+            timetable.post_notice(
+                session,
+                principal,
+                audience=audience,
+                school_sourced_id=school_sourced_id,
+                class_sourced_id=class_sourced_id or None,
+                grade=grade or None,
+                title=title,
+                body=body,
+                starts_on=_parse_day(starts_on, "starts_on"),
+                ends_on=_parse_day(ends_on, "ends_on"),
+                now=_now(),
+            )
+    except timetable.InvalidInputError as exc:
+        with container.database.session() as session:
+            context = _notices_context(session, container, principal)
+        context["error"] = exc
+        context["values"] = {
+            "audience": audience,
+            "class_sourced_id": class_sourced_id,
+            "school_sourced_id": school_sourced_id,
+            "grade": grade,
+            "title": title,
+            "body": body,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+        }
+        return page(request, principal, "portal/notices.html", context, status_code=400)
+    except timetable.TimetableError as exc:
+        raise _fail(exc) from exc
+    return RedirectResponse("/teach/notices?posted=1", status_code=303)
+
+
+@router.post("/teach/notices/{notice_id}/delete")
+def delete_notice(notice_id: int, container: ContainerDep, principal: PrincipalDep) -> Response:
+    with container.database.transaction() as session:
+        try:
+            timetable.delete_notice(session, principal, notice_id)
+        except timetable.TimetableError as exc:
+            raise _fail(exc) from exc
+    return RedirectResponse("/teach/notices", status_code=303)
+
+
+# --- administrators ------------------------------------------------------------------------
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_home(request: Request, principal: PrincipalDep) -> Response:
+    if not policy.can_open_admin(principal):
+        raise HTTPException(status_code=403, detail="管理者のページです。")
+    return page(request, principal, "portal/admin.html")
+
+
+def _roster_admin(principal: Principal) -> None:
+    if not policy.can_import_roster(principal):
+        raise HTTPException(
+            status_code=403, detail="名簿の取り込みは教育委員会の管理者が行います。"
+        )
+
+
+@router.get("/admin/roster", response_class=HTMLResponse)
+def roster_upload_form(
+    request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    _roster_admin(principal)
+    return page(request, principal, "portal/roster_upload.html")
+
+
+@router.post("/admin/roster", response_class=HTMLResponse)
+def roster_upload(
+    request: Request,
+    container: ContainerDep,
+    principal: PrincipalDep,
+    package: Annotated[UploadFile, File()],
+) -> Response:
+    _roster_admin(principal)
+    try:
+        upload = uploads.receive(container, principal, package.file, package.filename or "")
+    except uploads.UploadRefusedError as exc:
+        return page(
+            request, principal, "portal/roster_upload.html", {"error": str(exc)}, status_code=400
+        )
+    return RedirectResponse(f"/admin/roster/uploads/{upload.token}", status_code=303)
+
+
+@router.get("/admin/roster/uploads/{token}", response_class=HTMLResponse)
+def roster_upload_result(
+    token: str, request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    _roster_admin(principal)
+    upload = uploads.load(container, principal, token)
+    if upload is None:
+        raise HTTPException(status_code=404, detail="見つかりません。")
+    return page(request, principal, "portal/roster_result.html", {"upload": upload})
+
+
+@router.post("/admin/roster/uploads/{token}/apply", response_class=HTMLResponse)
+def roster_apply(token: str, container: ContainerDep, principal: PrincipalDep) -> Response:
+    _roster_admin(principal)
+    upload = uploads.load(container, principal, token)
+    if upload is None:
+        raise HTTPException(status_code=404, detail="見つかりません。")
+    uploads.apply(container, principal, upload)
+    return RedirectResponse(f"/admin/roster/uploads/{token}", status_code=303)
+
+
+@router.get("/admin/roster/uploads/{token}/problems.csv")
+def roster_problem_report(token: str, container: ContainerDep, principal: PrincipalDep) -> Response:
+    _roster_admin(principal)
+    upload = uploads.load(container, principal, token)
+    if upload is None:
+        raise HTTPException(status_code=404, detail="見つかりません。")
+    return FileResponse(
+        upload.report_path,
+        media_type="text/csv; charset=utf-8",
+        filename=f"roster-problems-{token[:8]}.csv",
+    )
+
+
+@router.get("/admin/integrations", response_class=HTMLResponse)
+def integrations(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
+    if not policy.can_view_integrations(principal):
+        raise HTTPException(status_code=403, detail="管理者のページです。")
+    from tsunagu.lrs.credentials import list_credentials
+    from tsunagu.oauth.service import list_clients
+
+    with container.database.session() as session:
+        lrs = list_credentials(session, principal.tenant_code)
+        clients = list_clients(session, principal.tenant_code)
+    return page(request, principal, "portal/integrations.html", {"lrs": lrs, "clients": clients})

@@ -1,0 +1,208 @@
+"""What each portal page shows, assembled from the domains (no HTTP here).
+
+Routes call one function per page; each opens no session of its own (the route's session is
+passed in) so a page is a handful of indexed queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from tsunagu.identity.principal import Principal
+from tsunagu.portal import activity, materials
+from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
+from tsunagu.settings import Settings
+from tsunagu.timetable import policy
+from tsunagu.timetable import service as timetable
+from tsunagu.timetable.service import ClassInfo, NoticeView, Slot
+
+PERIODS = range(1, 7)
+WEEKDAYS = range(1, 6)
+
+
+def zone(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings.portal_timezone)
+
+
+def today(settings: Settings) -> date:
+    return datetime.now(zone(settings)).date()
+
+
+def school_day(day: date) -> date:
+    """The day whose timetable the home shows: today, or Monday when today is a Sunday."""
+    return day + timedelta(days=1) if day.isoweekday() == 7 else day
+
+
+def main_class(session: Session, principal: Principal) -> ClassInfo | None:
+    """The learner's homeroom (学級) if they have one, else their first class."""
+    classes = timetable.get_classes(session, principal.tenant_id, principal.classes_attended())
+    for found in classes:
+        if found.class_type == "homeroom":
+            return found
+    return classes[0] if classes else None
+
+
+def with_materials(
+    session: Session, tenant_id: int, class_sourced_id: str, week: dict[tuple[int, int], Slot]
+) -> dict[tuple[int, int], Slot]:
+    """The week with each period's materials as :mod:`tsunagu.portal.materials` reports them
+    (today the timetable's own table; once LTI is wired, its resource links per placement)."""
+    placed = materials.placed_materials(session, tenant_id, class_sourced_id, list(week.values()))
+    return {key: replace(slot, materials=placed.get(slot.id, ())) for key, slot in week.items()}
+
+
+@dataclass
+class LearnerHome:
+    day: date
+    is_today: bool
+    klass: ClassInfo | None
+    periods: list[Slot]
+    week: dict[tuple[int, int], Slot]
+    tools: list[materials.Tool]
+    notices: list[NoticeView]
+    recent: list[activity.ActivityItem]
+    weekdays: range = field(default=WEEKDAYS)
+    period_numbers: range = field(default=PERIODS)
+
+
+def learner_home(session: Session, settings: Settings, principal: Principal) -> LearnerHome:
+    now_day = today(settings)
+    day = school_day(now_day)
+    klass = main_class(session, principal)
+    week: dict[tuple[int, int], Slot] = {}
+    periods: list[Slot] = []
+    tools: list[materials.Tool] = []
+    if klass is not None:
+        week = with_materials(
+            session,
+            principal.tenant_id,
+            klass.sourced_id,
+            timetable.week(session, principal.tenant_id, klass.sourced_id),
+        )
+        periods = sorted(
+            (s for (wd, _), s in week.items() if wd == day.isoweekday()), key=lambda s: s.period
+        )
+        tools = materials.class_tools(session, principal.tenant_id, klass.sourced_id, week)
+    return LearnerHome(
+        day=day,
+        is_today=day == now_day,
+        klass=klass,
+        periods=periods,
+        week=week,
+        tools=tools,
+        notices=timetable.notices_for_learner(session, principal, now_day),
+        recent=activity.recent(
+            session,
+            principal.tenant_id,
+            settings.base_url,
+            principal.user_master_identifier,
+            zone(settings),
+        ),
+        weekdays=range(1, 7) if any(wd == 6 for wd, _ in week) else WEEKDAYS,
+        period_numbers=range(1, max([6, *(p for _, p in week)]) + 1),
+    )
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    shusseki_no: str
+    name: str
+    kana: str
+    role: str
+    user_master_identifier: str
+    user_sourced_id: str
+
+
+def class_roster(session: Session, tenant_id: int, class_sourced_id: str) -> list[RosterEntry]:
+    rows = session.execute(
+        select(
+            Enrollment.shusseki_no,
+            Enrollment.role,
+            User.family_name,
+            User.given_name,
+            User.kana_family_name,
+            User.kana_given_name,
+            User.user_master_identifier,
+            User.sourced_id,
+        )
+        .join(
+            User,
+            and_(
+                User.tenant_id == Enrollment.tenant_id,
+                User.sourced_id == Enrollment.user_sourced_id,
+            ),
+        )
+        .where(
+            Enrollment.tenant_id == tenant_id,
+            Enrollment.class_sourced_id == class_sourced_id,
+            Enrollment.status == ACTIVE,
+            User.status == ACTIVE,
+        )
+    ).all()
+    entries = [
+        RosterEntry(
+            shusseki_no=r[0] or "",
+            role=r[1],
+            name=f"{r[2]} {r[3]}",
+            kana=f"{r[4] or ''} {r[5] or ''}".strip(),
+            user_master_identifier=r[6],
+            user_sourced_id=r[7],
+        )
+        for r in rows
+    ]
+
+    def order(e: RosterEntry) -> tuple[int, int, str]:
+        number = int(e.shusseki_no) if e.shusseki_no.isdigit() else 10_000
+        return (0 if e.role != "student" else 1, number, e.kana)
+
+    return sorted(entries, key=order)
+
+
+def staff_classes(session: Session, principal: Principal) -> list[ClassInfo]:
+    """Classes a staff member works with: the ones they teach, and their schools' if admin."""
+    ids = set(principal.classes_taught())
+    admin_schools = [
+        s for s in principal.school_sourced_ids if policy.administers_school(principal, s)
+    ]
+    if admin_schools:
+        ids |= set(
+            session.scalars(
+                select(Class.sourced_id)
+                .where(
+                    Class.tenant_id == principal.tenant_id,
+                    Class.school_sourced_id.in_(sorted(admin_schools)),
+                    Class.status == ACTIVE,
+                )
+                .limit(500)
+            )
+        )
+    return timetable.get_classes(session, principal.tenant_id, ids)
+
+
+def viewable_class(session: Session, principal: Principal, class_sourced_id: str) -> ClassInfo:
+    found = timetable.get_class(session, principal.tenant_id, class_sourced_id)
+    if found is None:
+        raise timetable.NotFoundError(class_sourced_id)
+    if not policy.can_view_class(principal, found.sourced_id, found.school_sourced_id):
+        raise timetable.PermissionDeniedError(class_sourced_id)
+    return found
+
+
+def staff_schools(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """(sourcedId, name) of the schools a staff member may address notices to."""
+    from tsunagu.roster.models import Org
+
+    ids = set(principal.school_sourced_ids) | {m.school_sourced_id for m in principal.memberships}
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Org.sourced_id, Org.name)
+        .where(Org.tenant_id == principal.tenant_id, Org.sourced_id.in_(sorted(ids)))
+        .order_by(Org.name)
+    ).all()
+    return [(r[0], r[1]) for r in rows]

@@ -1,0 +1,502 @@
+"""Timetable and notice operations (no HTTP). Every write checks :mod:`.policy` first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from tsunagu.identity.principal import Principal
+from tsunagu.roster.models import ACTIVE, Class, Org
+from tsunagu.timetable import policy
+from tsunagu.timetable.models import Notice, TimetableMaterial, TimetableSlot
+
+WEEKDAYS = range(1, 7)  # Monday … Saturday (土曜授業 exists)
+MAX_PERIOD = 8
+MAX_SUBJECT = 40
+MAX_UNIT = 200
+MAX_TITLE = 200
+MAX_BODY = 4000
+#: A notice is shown at most this long: a forgotten notice must not stay on every home forever.
+MAX_NOTICE_DAYS = 366
+AUDIENCES = ("class", "grade", "school")
+GRADES = ("P1", "P2", "P3", "P4", "P5", "P6", "J1", "J2", "J3", "H1", "H2", "H3")
+
+
+class TimetableError(Exception):
+    """Base of the errors a page turns into a message."""
+
+
+class PermissionDeniedError(TimetableError):
+    """The principal may not do this (pages answer 403)."""
+
+
+class NotFoundError(TimetableError):
+    pass
+
+
+def N_(message: str) -> str:  # noqa: N802  (the gettext marker name Babel extracts)
+    """Marks a message for the interface catalog; the page translates it when it shows it."""
+    return message
+
+
+class InvalidInputError(TimetableError, ValueError):
+    """A value was refused; ``field`` names the form field so the page can point at it.
+
+    ``message`` is a catalog msgid (Japanese) with ``%(name)s`` placeholders filled from
+    ``params``, so a page shows it in the reader's language: ``_(e.message, **e.params)``.
+    """
+
+    def __init__(self, field: str, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.field = field
+        self.message = message
+        self.params = params
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    sourced_id: str
+    title: str
+    school_sourced_id: str
+    school_name: str
+    grades: tuple[str, ...]
+    class_type: str = "homeroom"
+
+
+@dataclass(frozen=True)
+class Material:
+    id: int
+    resource_link_id: str
+    title: str
+    tool_name: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    id: int
+    class_sourced_id: str
+    weekday: int
+    period: int
+    subject: str
+    unit_title: str
+    materials: tuple[Material, ...]
+
+    @property
+    def placement(self) -> str:
+        """How LTI knows this period: the opaque placement of its deep-linked resource links."""
+        return placement_of(self.id)
+
+
+def placement_of(slot_id: int) -> str:
+    return f"timetable:{slot_id}"
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    id: int
+    audience: str
+    school_sourced_id: str
+    class_sourced_id: str | None
+    grade: str | None
+    title: str
+    body: str
+    starts_on: date
+    ends_on: date
+    author_name: str
+    author_sourced_id: str
+
+
+# --- classes -------------------------------------------------------------------------------
+
+_CLASS_COLUMNS = (
+    Class.sourced_id,
+    Class.title,
+    Class.school_sourced_id,
+    Class.grades,
+    Org.name,
+    Class.class_type,
+)
+
+
+def _class_info(row: Any) -> ClassInfo:
+    return ClassInfo(row[0], row[1], row[2], row[4] or "", _split(row[3]), row[5])
+
+
+def get_class(session: Session, tenant_id: int, class_sourced_id: str) -> ClassInfo | None:
+    row = session.execute(
+        select(*_CLASS_COLUMNS)
+        .join(
+            Org,
+            and_(Org.tenant_id == Class.tenant_id, Org.sourced_id == Class.school_sourced_id),
+            isouter=True,
+        )
+        .where(
+            Class.tenant_id == tenant_id,
+            Class.sourced_id == class_sourced_id,
+            Class.status == ACTIVE,
+        )
+    ).first()
+    if row is None:
+        return None
+    return _class_info(row)
+
+
+def get_classes(session: Session, tenant_id: int, ids: Iterable[str]) -> list[ClassInfo]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(*_CLASS_COLUMNS)
+        .join(
+            Org,
+            and_(Org.tenant_id == Class.tenant_id, Org.sourced_id == Class.school_sourced_id),
+            isouter=True,
+        )
+        .where(Class.tenant_id == tenant_id, Class.sourced_id.in_(wanted), Class.status == ACTIVE)
+        .order_by(Org.name, Class.title)
+    ).all()
+    return [_class_info(r) for r in rows]
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _class_for_edit(session: Session, principal: Principal, class_sourced_id: str) -> ClassInfo:
+    found = get_class(session, principal.tenant_id, class_sourced_id)
+    if found is None:
+        raise NotFoundError(class_sourced_id)
+    if not policy.can_edit_timetable(principal, found.sourced_id, found.school_sourced_id):
+        raise PermissionDeniedError(class_sourced_id)
+    return found
+
+
+# --- timetable -----------------------------------------------------------------------------
+
+
+def _slot_view(slot: TimetableSlot) -> Slot:
+    return Slot(
+        id=slot.id,
+        class_sourced_id=slot.class_sourced_id,
+        weekday=slot.weekday,
+        period=slot.period,
+        subject=slot.subject,
+        unit_title=slot.unit_title,
+        materials=tuple(
+            Material(m.id, m.resource_link_id, m.title, m.tool_name) for m in slot.materials
+        ),
+    )
+
+
+def _slots(session: Session, *where: Any) -> list[Slot]:
+    """Slots and their materials in two plain queries (the learner home's hot path: no ORM
+    identity map or collection loading, which cost more than the queries themselves)."""
+    t = TimetableSlot
+    rows = session.execute(
+        select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title)
+        .where(*where)
+        .order_by(t.weekday, t.period)
+    ).all()
+    if not rows:
+        return []
+    m = TimetableMaterial
+    placed: dict[int, list[Material]] = {}
+    for row in session.execute(
+        select(m.slot_id, m.id, m.resource_link_id, m.title, m.tool_name)
+        .where(m.slot_id.in_([r[0] for r in rows]))
+        .order_by(m.slot_id, m.position, m.id)
+    ):
+        placed.setdefault(row[0], []).append(Material(row[1], row[2], row[3], row[4]))
+    return [Slot(r[0], r[1], r[2], r[3], r[4], r[5], tuple(placed.get(r[0], ()))) for r in rows]
+
+
+def week(session: Session, tenant_id: int, class_sourced_id: str) -> dict[tuple[int, int], Slot]:
+    """The class's weekly grid: (weekday, period) → slot, for the periods that have a lesson."""
+    slots = _slots(
+        session,
+        TimetableSlot.tenant_id == tenant_id,
+        TimetableSlot.class_sourced_id == class_sourced_id,
+    )
+    return {(s.weekday, s.period): s for s in slots}
+
+
+def day(session: Session, tenant_id: int, class_sourced_id: str, weekday: int) -> list[Slot]:
+    return _slots(
+        session,
+        TimetableSlot.tenant_id == tenant_id,
+        TimetableSlot.class_sourced_id == class_sourced_id,
+        TimetableSlot.weekday == weekday,
+    )
+
+
+def get_slot(session: Session, tenant_id: int, slot_id: int) -> Slot | None:
+    slot = session.get(TimetableSlot, slot_id)
+    if slot is None or slot.tenant_id != tenant_id:
+        return None
+    return _slot_view(slot)
+
+
+def _clean(value: str, field: str, limit: int, *, required: bool = False) -> str:
+    text = " ".join((value or "").split())
+    if required and not text:
+        raise InvalidInputError(field, N_("入力してください。"))
+    if len(text) > limit:
+        raise InvalidInputError(field, N_("%(n)s 文字以内で入力してください。"), n=limit)
+    return text
+
+
+def save_slot(
+    session: Session,
+    principal: Principal,
+    class_sourced_id: str,
+    weekday: int,
+    period: int,
+    subject: str,
+    unit_title: str,
+    *,
+    now: datetime,
+) -> Slot | None:
+    """Set one period of the week; an empty subject clears the period (and its materials)."""
+    _class_for_edit(session, principal, class_sourced_id)
+    if weekday not in WEEKDAYS:
+        raise InvalidInputError("weekday", N_("曜日は月〜土から選んでください。"))
+    if not 1 <= period <= MAX_PERIOD:
+        raise InvalidInputError("period", N_("校時は 1〜%(n)s です。"), n=MAX_PERIOD)
+    subject = _clean(subject, "subject", MAX_SUBJECT)
+    unit_title = _clean(unit_title, "unit_title", MAX_UNIT)
+    slot = session.scalar(
+        select(TimetableSlot).where(
+            TimetableSlot.tenant_id == principal.tenant_id,
+            TimetableSlot.class_sourced_id == class_sourced_id,
+            TimetableSlot.weekday == weekday,
+            TimetableSlot.period == period,
+        )
+    )
+    if not subject:
+        if unit_title:
+            raise InvalidInputError("subject", N_("単元を入れるときは教科も入力してください。"))
+        if slot is not None:
+            session.delete(slot)
+            session.flush()
+        return None
+    if slot is None:
+        slot = TimetableSlot(
+            tenant_id=principal.tenant_id,
+            class_sourced_id=class_sourced_id,
+            weekday=weekday,
+            period=period,
+        )
+        session.add(slot)
+    slot.subject = subject
+    slot.unit_title = unit_title
+    slot.updated_at = now
+    slot.updated_by = principal.user_sourced_id
+    session.flush()
+    session.refresh(slot)
+    return _slot_view(slot)
+
+
+def _slot_for_edit(session: Session, principal: Principal, slot_id: int) -> TimetableSlot:
+    slot = session.get(TimetableSlot, slot_id)
+    if slot is None or slot.tenant_id != principal.tenant_id:
+        raise NotFoundError(str(slot_id))
+    _class_for_edit(session, principal, slot.class_sourced_id)
+    return slot
+
+
+def place_material(
+    session: Session,
+    principal: Principal,
+    slot_id: int,
+    resource_link_id: str,
+    title: str,
+    tool_name: str = "",
+    *,
+    now: datetime,
+) -> Material:
+    """Place a resource link (from Deep Linking) on a period of the class's timetable."""
+    slot = _slot_for_edit(session, principal, slot_id)
+    link = _clean(resource_link_id, "resource_link_id", 255, required=True)
+    material = TimetableMaterial(
+        resource_link_id=link,
+        title=_clean(title, "title", MAX_TITLE, required=True),
+        tool_name=_clean(tool_name, "tool_name", 80),
+        position=len(slot.materials),
+    )
+    slot.materials.append(material)
+    slot.updated_at = now
+    slot.updated_by = principal.user_sourced_id
+    session.flush()
+    return Material(material.id, material.resource_link_id, material.title, material.tool_name)
+
+
+def remove_material(session: Session, principal: Principal, material_id: int) -> Slot:
+    """Take a material off its period; returns the period as it is now."""
+    material = session.get(TimetableMaterial, material_id)
+    if material is None:
+        raise NotFoundError(str(material_id))
+    slot = _slot_for_edit(session, principal, material.slot_id)
+    slot_id = slot.id
+    session.execute(delete(TimetableMaterial).where(TimetableMaterial.id == material_id))
+    session.expire(slot)
+    found = get_slot(session, principal.tenant_id, slot_id)
+    assert found is not None
+    return found
+
+
+def find_material(
+    session: Session, tenant_id: int, class_ids: Iterable[str], resource_link_id: str
+) -> tuple[Slot, Material] | None:
+    """Where a resource link sits on one of these classes' timetables (to launch it)."""
+    rows = session.execute(
+        select(TimetableSlot, TimetableMaterial)
+        .join(TimetableMaterial, TimetableMaterial.slot_id == TimetableSlot.id)
+        .where(
+            TimetableSlot.tenant_id == tenant_id,
+            TimetableSlot.class_sourced_id.in_(sorted(set(class_ids))),
+            TimetableMaterial.resource_link_id == resource_link_id,
+        )
+        .limit(1)
+    ).first()
+    if rows is None:
+        return None
+    slot, material = rows
+    return _slot_view(slot), Material(
+        material.id, material.resource_link_id, material.title, material.tool_name
+    )
+
+
+# --- notices -------------------------------------------------------------------------------
+
+
+def _notice_view(n: Notice) -> NoticeView:
+    return NoticeView(
+        id=n.id,
+        audience=n.audience,
+        school_sourced_id=n.school_sourced_id,
+        class_sourced_id=n.class_sourced_id,
+        grade=n.grade,
+        title=n.title,
+        body=n.body,
+        starts_on=n.starts_on,
+        ends_on=n.ends_on,
+        author_name=n.author_name,
+        author_sourced_id=n.author_sourced_id,
+    )
+
+
+def post_notice(
+    session: Session,
+    principal: Principal,
+    *,
+    audience: str,
+    school_sourced_id: str,
+    class_sourced_id: str | None,
+    grade: str | None,
+    title: str,
+    body: str,
+    starts_on: date,
+    ends_on: date,
+    now: datetime,
+) -> NoticeView:
+    if audience not in AUDIENCES:
+        raise InvalidInputError("audience", N_("宛先を選んでください。"))
+    if audience == "class":
+        if not class_sourced_id:
+            raise InvalidInputError("class_sourced_id", N_("学級を選んでください。"))
+        found = get_class(session, principal.tenant_id, class_sourced_id)
+        if found is None:
+            raise InvalidInputError("class_sourced_id", N_("その学級はありません。"))
+        school_sourced_id = found.school_sourced_id
+        grade = None
+    else:
+        class_sourced_id = None
+        school = session.get(Org, (principal.tenant_id, school_sourced_id or ""))
+        if school is None or school.status != ACTIVE:
+            raise InvalidInputError("school_sourced_id", N_("その学校はありません。"))
+        if audience == "grade":
+            if grade not in GRADES:
+                raise InvalidInputError("grade", N_("学年を選んでください。"))
+        else:
+            grade = None
+    if not policy.can_post_notice(principal, audience, school_sourced_id, class_sourced_id):
+        raise PermissionDeniedError(audience)
+    if ends_on < starts_on:
+        raise InvalidInputError("ends_on", N_("終わりの日は始まりの日より後にしてください。"))
+    if ends_on - starts_on > timedelta(days=MAX_NOTICE_DAYS):
+        raise InvalidInputError("ends_on", N_("表示期間は %(n)s 日までです。"), n=MAX_NOTICE_DAYS)
+    notice = Notice(
+        tenant_id=principal.tenant_id,
+        audience=audience,
+        school_sourced_id=school_sourced_id,
+        class_sourced_id=class_sourced_id,
+        grade=grade,
+        title=_clean(title, "title", MAX_TITLE, required=True),
+        body=(body or "").strip()[:MAX_BODY],
+        starts_on=starts_on,
+        ends_on=ends_on,
+        author_sourced_id=principal.user_sourced_id,
+        author_name=principal.display_name,
+        created_at=now,
+    )
+    if len((body or "").strip()) > MAX_BODY:
+        raise InvalidInputError("body", N_("%(n)s 文字以内で入力してください。"), n=MAX_BODY)
+    session.add(notice)
+    session.flush()
+    return _notice_view(notice)
+
+
+def notices_for_learner(session: Session, principal: Principal, today: date) -> list[NoticeView]:
+    """What a learner is shown today: their classes', their grade's and their schools' notices."""
+    classes = sorted(principal.classes_attended())
+    schools = sorted({m.school_sourced_id for m in principal.memberships if m.role == "student"})
+    if not schools:
+        return []
+    audience = [
+        and_(Notice.audience == "class", Notice.class_sourced_id.in_(classes)),
+        and_(Notice.audience == "school"),
+    ]
+    if principal.grades:
+        audience.append(and_(Notice.audience == "grade", Notice.grade.in_(principal.grades)))
+    rows = session.scalars(
+        select(Notice)
+        .where(
+            Notice.tenant_id == principal.tenant_id,
+            Notice.school_sourced_id.in_(schools),
+            Notice.starts_on <= today,
+            Notice.ends_on >= today,
+            or_(*audience),
+        )
+        .order_by(Notice.starts_on.desc(), Notice.id.desc())
+        .limit(20)
+    )
+    return [_notice_view(n) for n in rows]
+
+
+def notices_for_staff(session: Session, principal: Principal, today: date) -> list[NoticeView]:
+    """Current and coming notices of the schools where the person works."""
+    where = [Notice.tenant_id == principal.tenant_id, Notice.ends_on >= today]
+    if not policy.is_board_admin(principal):
+        schools = sorted(
+            principal.school_sourced_ids | {m.school_sourced_id for m in principal.memberships}
+        )
+        where.append(Notice.school_sourced_id.in_(schools))
+    rows = session.scalars(
+        select(Notice).where(*where).order_by(Notice.starts_on, Notice.id).limit(200)
+    )
+    return [_notice_view(n) for n in rows]
+
+
+def delete_notice(session: Session, principal: Principal, notice_id: int) -> None:
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.tenant_id != principal.tenant_id:
+        raise NotFoundError(str(notice_id))
+    own = notice.author_sourced_id == principal.user_sourced_id
+    if not own and not policy.administers_school(principal, notice.school_sourced_id):
+        raise PermissionDeniedError(str(notice_id))
+    session.delete(notice)
