@@ -86,6 +86,18 @@ VERBS = [
     ("http://adlnet.gov/expapi/verbs/passed", "passed", 0.08),
     ("https://w3id.org/xapi/adl/verbs/logged-in", "logged-in", 0.05),
 ]
+ASSESSMENT = "https://w3id.org/japan-xapi/profiles/assessment"
+LMS = "https://w3id.org/japan-xapi/profiles/lms"
+# answered/completed fit Assessment templates, launched an LMS one; passed, experienced and
+# logged-in claim a profile without a template for their verb (advisory <domain>.no-template).
+PROFILE_OF = {
+    "answered": ASSESSMENT,
+    "completed": ASSESSMENT,
+    "passed": ASSESSMENT,
+    "launched": LMS,
+    "experienced": LMS,
+    "logged-in": LMS,
+}
 SUBJECTS = ["国語", "算数", "理科", "社会", "英語", "数学"]
 
 console = Console(stderr=True)
@@ -125,7 +137,7 @@ class Corpus:
                 "objectType": "Agent",
                 "account": {"homePage": BASE_URL, "name": self.learners[learner]},
             },
-            "verb": {"id": verb_id, "display": {"en-US": verb_name}},
+            "verb": {"id": verb_id, "display": {"en": verb_name}},
             "object": {
                 "objectType": "Activity",
                 "id": self.activities[activity],
@@ -146,7 +158,9 @@ class Corpus:
                         {"id": school},
                         {"id": f"{school}/classes/{learner % 30:02d}"},
                     ],
-                    "category": [{"id": "https://w3id.org/xapi/japan/lms"}],
+                    # Every statement claims a Japan xAPI profile (Feb 2026 IRIs), as the
+                    # tools do, so the profile matcher runs on each one (docs/lrs-profiles.md).
+                    "category": [{"id": PROFILE_OF[verb_name]}],
                 },
             },
             "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -158,6 +172,7 @@ class Corpus:
                 "success": raw >= 6,
                 "completion": True,
                 "duration": f"PT{rng.randrange(5, 600)}S",
+                "response": str(raw),
             }
         return statement
 
@@ -508,6 +523,7 @@ def _fill_worker(url: str, tenant_id: int, seed: int, batches: list[tuple[int, s
     registry and index rows), written with COPY instead of the per-request INSERT."""
     from tsunagu.lrs.credentials import authority_for
     from tsunagu.lrs.jsonio import dump_json
+    from tsunagu.lrs.profiles import service as profiles
     from tsunagu.lrs.service import (
         _index,
         _prepare,
@@ -539,6 +555,8 @@ def _fill_worker(url: str, tenant_id: int, seed: int, batches: list[tuple[int, s
                             statement, version=XAPI_VERSION, authority=authority, stored=stamp
                         )
                         seq = next(seqs)
+                        # The Japan profile tags store_statements writes (same matcher).
+                        tags = profiles.match_columns(profiles.match_batch([p.payload])[0])
                         statements.append(
                             (
                                 seq,
@@ -553,12 +571,16 @@ def _fill_worker(url: str, tenant_id: int, seed: int, batches: list[tuple[int, s
                                 when,
                                 p.content_hash,
                                 dump_json(p.payload),
+                                tags["profile_template"],
+                                tags["profile_rules"],
                             )
                         )
                         registry.append((tenant_id, p.statement_id, seq, p.content_hash, None))
                         found = _index(p.payload)
-                        agents += [(seq, i, tenant_id, r) for i, r in found.agents.items()]
-                        activities += [(seq, a, tenant_id, r) for a, r in found.activities.items()]
+                        agents += [(seq, i, tenant_id, r, when) for i, r in found.agents.items()]
+                        activities += [
+                            (seq, a, tenant_id, r, when) for a, r in found.activities.items()
+                        ]
                 raw.commit()  # the nextval() above opened a transaction: one per chunk
                 with raw.cursor() as cursor:
                     for table, columns, rows in (
@@ -566,8 +588,7 @@ def _fill_worker(url: str, tenant_id: int, seed: int, batches: list[tuple[int, s
                             "lrs_statements",
                             "seq, tenant_id, statement_id, credential_id, verb_id, "
                             "registration, voided, voiding_target, ref_target, stored, "
-                            "content_hash, "
-                            "payload",
+                            "content_hash, payload, profile_template, profile_rules",
                             statements,
                         ),
                         (
@@ -575,10 +596,10 @@ def _fill_worker(url: str, tenant_id: int, seed: int, batches: list[tuple[int, s
                             "tenant_id, statement_id, seq, content_hash, voiding_target",
                             registry,
                         ),
-                        ("lrs_statement_agents", "seq, ifi, tenant_id, related", agents),
+                        ("lrs_statement_agents", "seq, ifi, tenant_id, related, stored", agents),
                         (
                             "lrs_statement_activities",
-                            "seq, activity_id, tenant_id, related",
+                            "seq, activity_id, tenant_id, related, stored",
                             activities,
                         ),
                     ):

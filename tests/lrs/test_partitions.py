@@ -243,6 +243,18 @@ def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> No
                         "vt": ids[0] if n == 2 else None,
                     },
                 )
+            connection.execute(
+                text(
+                    "INSERT INTO lrs_statement_agents (seq, ifi, tenant_id, related) "
+                    "SELECT seq, 'mailto:a@example.jp', 1, false FROM lrs_statements"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO lrs_statement_activities (seq, activity_id, tenant_id, related) "
+                    "SELECT seq, 'https://example.jp/a', 1, true FROM lrs_statements"
+                )
+            )
         engine.dispose()
         migrate.upgrade(url)
         engine = create_engine(url)
@@ -271,6 +283,15 @@ def test_migration_keeps_existing_statements(backend: str, tmp_path: Path) -> No
                 (ids[2], "h2", ids[0]),
             ]
             assert [r[1] for r in registry] == [r[0] for r in rows]
+            # The index rows carry their statement's stored time (the partition key).
+            for table in ("lrs_statement_agents", "lrs_statement_activities"):
+                matching = connection.execute(
+                    text(
+                        f"SELECT count(*) FROM {table} i JOIN lrs_statements s "
+                        "ON s.seq = i.seq WHERE i.stored = s.stored"
+                    )
+                ).scalar()
+                assert matching == 3, table
             assert partitions.is_partitioned(connection) is (backend == "postgresql")
             if backend == "postgresql":
                 names = {p.name for p in partitions.list_partitions(connection)}

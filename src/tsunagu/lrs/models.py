@@ -135,12 +135,17 @@ class StatementAgent(Base):
     """
 
     __tablename__ = "lrs_statement_agents"
-    __table_args__ = (Index("ix_lrs_statement_agents_ifi", "tenant_id", "ifi", "seq"),)
+    __table_args__ = (
+        Index("ix_lrs_statement_agents_ifi", "tenant_id", "ifi", "seq", "stored", "related"),
+    )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
     ifi: Mapped[str] = mapped_column(Text, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
     related: Mapped[bool] = mapped_column(Boolean)
+    #: The statement's ``stored`` (its partition key, see the module docstring): a filter joins
+    #: on ``(seq, stored)`` so PostgreSQL probes one partition per candidate, not every month.
+    stored: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class StatementActivity(Base):
@@ -151,12 +156,18 @@ class StatementActivity(Base):
     """
 
     __tablename__ = "lrs_statement_activities"
-    __table_args__ = (Index("ix_lrs_statement_activities_id", "tenant_id", "activity_id", "seq"),)
+    __table_args__ = (
+        Index(
+            "ix_lrs_statement_activities_id", "tenant_id", "activity_id", "seq", "stored", "related"
+        ),
+    )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
     activity_id: Mapped[str] = mapped_column(Text, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
     related: Mapped[bool] = mapped_column(Boolean)
+    #: The statement's ``stored`` (partition key), as in :class:`StatementAgent`.
+    stored: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Activity(Base):

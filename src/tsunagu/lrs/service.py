@@ -525,13 +525,13 @@ WITH input AS (
     INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, voiding_target)
     SELECT :tenant_id, statement_id, seq, content_hash, voiding_target FROM st
 ), agents AS (
-    INSERT INTO lrs_statement_agents (seq, ifi, tenant_id, related)
-    SELECT st.seq, a.ifi, :tenant_id, a.related
+    INSERT INTO lrs_statement_agents (seq, ifi, tenant_id, related, stored)
+    SELECT st.seq, a.ifi, :tenant_id, a.related, :stored
     FROM jsonb_to_recordset(CAST(:agents AS jsonb)) AS a(sid varchar, ifi text, related boolean)
     JOIN st ON st.statement_id = a.sid
 ), activities AS (
-    INSERT INTO lrs_statement_activities (seq, activity_id, tenant_id, related)
-    SELECT st.seq, c.aid, :tenant_id, c.related
+    INSERT INTO lrs_statement_activities (seq, activity_id, tenant_id, related, stored)
+    SELECT st.seq, c.aid, :tenant_id, c.related, :stored
     FROM jsonb_to_recordset(CAST(:activities AS jsonb)) AS c(sid varchar, aid text, related boolean)
     JOIN st ON st.statement_id = c.sid
 )
@@ -633,12 +633,18 @@ def _insert_generic(
         ],
     )
     agent_rows = [
-        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related}
+        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related, "stored": stored_at}
         for seq, r in zip(seqs, rows, strict=True)
         for ifi, related in r.found.agents.items()
     ]
     activity_rows = [
-        {"seq": seq, "activity_id": aid, "tenant_id": tenant_id, "related": related}
+        {
+            "seq": seq,
+            "activity_id": aid,
+            "tenant_id": tenant_id,
+            "related": related,
+            "stored": stored_at,
+        }
         for seq, r in zip(seqs, rows, strict=True)
         for aid, related in r.found.activities.items()
     ]
@@ -945,13 +951,24 @@ def _content_filters(s: Any, tenant_id: int, query: StatementQuery) -> list[Any]
         where.append(s.registration == query.registration.lower())
     if query.agent is not None:
         a = StatementAgent
-        cond = [a.tenant_id == tenant_id, a.ifi == query.agent, a.seq == s.seq]
+        # ``stored`` too: the partition key lets PostgreSQL probe one partition per candidate.
+        cond = [
+            a.tenant_id == tenant_id,
+            a.ifi == query.agent,
+            a.seq == s.seq,
+            a.stored == s.stored,
+        ]
         if not query.related_agents:
             cond.append(a.related.is_(False))
         where.append(exists().where(and_(*cond)))
     if query.activity is not None:
         c = StatementActivity
-        cond = [c.tenant_id == tenant_id, c.activity_id == query.activity, c.seq == s.seq]
+        cond = [
+            c.tenant_id == tenant_id,
+            c.activity_id == query.activity,
+            c.seq == s.seq,
+            c.stored == s.stored,
+        ]
         if not query.related_activities:
             cond.append(c.related.is_(False))
         where.append(exists().where(and_(*cond)))

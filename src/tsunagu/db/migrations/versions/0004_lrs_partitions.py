@@ -14,6 +14,9 @@ Create Date: 2026-11-24 05:30:00
   rows are copied in this migration's transaction (PostgreSQL DDL is transactional: a failure
   leaves the old table as it was); ``seq`` keeps its sequence, so ``more`` tokens stay valid.
   Large existing stores copy at roughly the speed of an INSERT … SELECT; plan the upgrade.
+* ``lrs_statement_agents`` / ``lrs_statement_activities`` gain ``stored`` (copied from their
+  statement; part of their filter index), so a filter's join on ``(seq, stored)`` probes one
+  partition per candidate instead of every month.
   The Japan profile columns of 0003 (``profile_template``, ``profile_rules``) are carried over.
 """
 
@@ -65,6 +68,36 @@ def _create_registry() -> None:
     )
 
 
+# (table, filter index, its value column)
+_INDEX_TABLES = (
+    ("lrs_statement_agents", "ix_lrs_statement_agents_ifi", "ifi"),
+    ("lrs_statement_activities", "ix_lrs_statement_activities_id", "activity_id"),
+)
+
+
+def _index_tables_stored() -> None:
+    """``stored`` of each index row, copied from its statement, NOT NULL, in the filter index."""
+    for table, index, value in _INDEX_TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("stored", sa.DateTime(timezone=True), nullable=True))
+        op.execute(
+            f"UPDATE {table} SET stored = (SELECT s.stored FROM lrs_statements s "  # noqa: S608
+            f"WHERE s.seq = {table}.seq)"
+        )
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("stored", existing_type=sa.DateTime(timezone=True), nullable=False)
+            batch.drop_index(index)
+            batch.create_index(index, ["tenant_id", value, "seq", "stored", "related"])
+
+
+def _index_tables_unstored() -> None:
+    for table, index, value in _INDEX_TABLES:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_index(index)
+            batch.drop_column("stored")
+            batch.create_index(index, ["tenant_id", value, "seq"])
+
+
 def upgrade() -> None:
     _create_registry()
     if op.get_bind().dialect.name != "postgresql":
@@ -73,8 +106,9 @@ def upgrade() -> None:
             batch.drop_index("ix_lrs_statements_voiding")
             batch.create_index("ix_lrs_statements_statement_id", ["tenant_id", "statement_id"])
             batch.create_index("ix_lrs_statements_stored", ["tenant_id", "stored"])
-        return
-    _partition_postgresql()
+    else:
+        _partition_postgresql()
+    _index_tables_stored()
 
 
 def _partition_postgresql() -> None:
@@ -135,6 +169,7 @@ def _partition_postgresql() -> None:
 
 
 def downgrade() -> None:
+    _index_tables_unstored()
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER SEQUENCE lrs_statements_seq_seq OWNED BY NONE")
         op.execute("ALTER TABLE lrs_statements RENAME TO lrs_statements_partitioned")
