@@ -481,6 +481,29 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def reuse_database(url: str) -> tuple[int, str, str]:
+    """The bench tenant of a kept schema (migrated to head first) and a new credential."""
+    from tsunagu.container import build_container
+    from tsunagu.db import migrate
+    from tsunagu.lrs import credentials
+    from tsunagu.settings import Settings
+    from tsunagu.tenancy.models import Tenant
+
+    migrate.upgrade(url)
+    container = build_container(
+        Settings(database_url=url, secret_key=SECRET_KEY, base_url=BASE_URL)
+    )
+    try:
+        with container.database.transaction() as session:
+            tenant_id = session.query(Tenant).filter_by(code="131016").one().id
+            created = credentials.create_credential(
+                session, SECRET_KEY.encode(), tenant_code="131016", name="bench", scopes=[]
+            )
+    finally:
+        container.close()
+    return tenant_id, created.info.key, created.secret
+
+
 def setup_database(url: str) -> tuple[int, str, str]:
     from tsunagu.container import build_container
     from tsunagu.db import migrate
@@ -767,6 +790,12 @@ def main() -> None:
         help="share of the request counts sent to the peer (a slow peer would take hours)",
     )
     parser.add_argument("--keep", action="store_true", help="keep schema and server log")
+    parser.add_argument(
+        "--reuse",
+        metavar="SCHEMA",
+        help="measure again on a schema kept by an earlier --keep run (large stage only: no "
+        "small stage, no fill; new statement ids; the schema is kept)",
+    )
     args = parser.parse_args()
     if args.statements is None:
         args.statements = 20_000 if args.quick else 1_000_000
@@ -779,17 +808,25 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     corpus = Corpus(args.seed)
     rng = random.Random(args.seed)
-    schema = "lrs_bench_" + uuid.uuid4().hex[:8]
+    schema = args.reuse or "lrs_bench_" + uuid.uuid4().hex[:8]
     admin = create_engine(args.postgres_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    if args.reuse:
+        args.keep = True
+        # Statement ids follow the seed: a second run on the same store needs other ones.
+        rng = random.Random(time.time_ns())
+    else:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = _schema_url(args.postgres_url, schema)
     log = Path(tempfile.gettempdir()) / f"{schema}-serve.log"
     results: list[Result] = []
     server: subprocess.Popen[bytes] | None = None
     fill_figures: dict[str, Any] = {}
     try:
-        tenant_id, key, secret = setup_database(url)
+        if args.reuse:
+            tenant_id, key, secret = reuse_database(url)
+        else:
+            tenant_id, key, secret = setup_database(url)
         server, endpoint = start_server(url, args.workers, log)
         ours = Target("tsunagu", endpoint, (key, secret))
         targets = [ours]
@@ -799,7 +836,7 @@ def main() -> None:
 
         # Stage "small": each LRS holds only what these measurements post. Agent queries pick
         # learners of statements the phase posts; since/until windows cover the run so far.
-        for target in targets:
+        for target in targets if not args.reuse else []:
             phase_rng = random.Random(args.seed + 1)  # the same statements for every LRS
             started = datetime.now(UTC)
             own = args
@@ -814,20 +851,23 @@ def main() -> None:
             )
 
         before = statement_count(args.postgres_url, schema)
-        to_fill = max(args.statements - before, 0)
-        console.print(
-            f"filling to {args.statements:,} statements (bulk COPY, "
-            f"{args.fill_processes} processes) …"
-        )
-        filled, seconds = fill(url, tenant_id, args.seed, to_fill, args.fill_processes)
-        fill_figures = {
-            "statements": filled,
-            "seconds": round(seconds, 1),
-            "statements_per_s": round(filled / seconds, 1) if seconds else None,
-            "path": "bulk COPY of rows prepared by the LRS service functions (not HTTP)",
-        }
-        console.print(f"filled {filled:,} in {seconds:.0f} s; VACUUM ANALYZE …")
-        vacuum(args.postgres_url, schema)
+        if args.reuse:
+            filled = before
+        else:
+            to_fill = max(args.statements - before, 0)
+            console.print(
+                f"filling to {args.statements:,} statements (bulk COPY, "
+                f"{args.fill_processes} processes) …"
+            )
+            filled, seconds = fill(url, tenant_id, args.seed, to_fill, args.fill_processes)
+            fill_figures = {
+                "statements": filled,
+                "seconds": round(seconds, 1),
+                "statements_per_s": round(filled / seconds, 1) if seconds else None,
+                "path": "bulk COPY of rows prepared by the LRS service functions (not HTTP)",
+            }
+            console.print(f"filled {filled:,} in {seconds:.0f} s; VACUUM ANALYZE …")
+            vacuum(args.postgres_url, schema)
         stored = statement_count(args.postgres_url, schema)
         # Learners of the filled year: replay the first statement of some fill batches.
         fill_names = []

@@ -401,13 +401,20 @@ def store_statements(
 
     # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
     # matches; a tenant in strict mode refuses the batch when one breaks a rule of the
-    # profile it claims. The tenant's switch is read only when there is something to refuse.
+    # profile it claims. The tenant's switch is read only when there is something to refuse,
+    # and on PostgreSQL by the insert itself (no round trip of its own: advisory tenants whose
+    # tools send imperfect statements are the common case).
     matches = profiles.match_batch([p.payload for p in new])
-    if any(m.errors for m in matches) and profiles.is_strict(session, tenant_id):
+    erring = any(m.errors for m in matches)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+
+    def refuse() -> LrsError:
         position = {p.statement_id: i for i, p in enumerate(prepared)}
-        for p, m in zip(new, matches, strict=True):
-            if m.errors:
-                raise _profile_violation(position[p.statement_id], m)
+        p, m = next((p, m) for p, m in zip(new, matches, strict=True) if m.errors)
+        return _profile_violation(position[p.statement_id], m)
+
+    if erring and not postgresql and profiles.is_strict(session, tenant_id):
+        raise refuse()
 
     # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
     targets = {p.voiding_target for p in new if p.voiding_target}
@@ -435,8 +442,9 @@ def store_statements(
         )
         for p, m in zip(new, matches, strict=True)
     ]
-    if session.get_bind().dialect.name == "postgresql":
-        _insert_postgresql(session, tenant_id, credential_id, stored_at, rows)
+    if postgresql:
+        if not _insert_postgresql(session, tenant_id, credential_id, stored_at, rows, erring):
+            raise refuse()  # strict mode; the insert wrote nothing (and the caller rolls back)
     else:
         _insert_generic(session, tenant_id, credential_id, stored_at, rows)
     definitions: dict[str, Any] = {}
@@ -505,10 +513,15 @@ class _Row:
 # in the statements' RETURNING). The registry insert is what fails on a concurrent duplicate.
 # Rows travel as three JSON documents (``jsonb_to_recordset``), not as arrays: psycopg escapes
 # every quote of a text array element in Python, which for JSON payloads cost more than the
-# whole insert.
+# whole insert. When a statement breaks a Japan profile rule (``:check_strict``), the tenant's
+# strict switch is read here too, and a strict tenant's batch inserts nothing.
 _PG_INSERT = text(
     """
-WITH input AS (
+WITH refused AS (
+    SELECT CAST(:check_strict AS boolean) AND EXISTS (
+        SELECT 1 FROM lrs_tenant_settings WHERE tenant_id = :tenant_id AND profile_strict
+    ) AS yes
+), input AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(
         ord integer, sid varchar, verb text, registration varchar, voided boolean,
         voiding varchar, ref varchar, hash varchar, payload jsonb, ptemplate varchar,
@@ -519,7 +532,7 @@ WITH input AS (
                                 profile_template, profile_rules)
     SELECT :tenant_id, sid, :credential_id, verb, registration, voided, voiding, ref, :stored,
            hash, payload, ptemplate, prules
-    FROM input ORDER BY ord
+    FROM input WHERE NOT (SELECT yes FROM refused) ORDER BY ord
     RETURNING seq, statement_id, content_hash, voiding_target
 ), registry AS (
     INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, voiding_target)
@@ -535,7 +548,7 @@ WITH input AS (
     FROM jsonb_to_recordset(CAST(:activities AS jsonb)) AS c(sid varchar, aid text, related boolean)
     JOIN st ON st.statement_id = c.sid
 )
-SELECT count(*) FROM st
+SELECT count(*), (SELECT yes FROM refused) FROM st
 """
 )
 
@@ -546,7 +559,10 @@ def _insert_postgresql(
     credential_id: int | None,
     stored_at: datetime,
     rows: list[_Row],
-) -> None:
+    check_strict: bool,
+) -> bool:
+    """The one-round-trip insert; False (nothing written) when ``check_strict`` and the tenant
+    is in strict mode."""
     agents = [
         {"sid": row.statement_id, "ifi": ifi, "related": related}
         for row in rows
@@ -557,12 +573,13 @@ def _insert_postgresql(
         for row in rows
         for aid, related in row.found.activities.items()
     ]
-    inserted = session.execute(
+    inserted, refused = session.execute(
         _PG_INSERT,
         {
             "tenant_id": tenant_id,
             "credential_id": credential_id,
             "stored": stored_at,
+            "check_strict": check_strict,
             "rows": dump_json(
                 [
                     {
@@ -584,9 +601,12 @@ def _insert_postgresql(
             "agents": dump_json(agents),
             "activities": dump_json(activities),
         },
-    ).scalar_one()
+    ).one()
+    if refused:
+        return False
     if inserted != len(rows):  # pragma: no cover - the statement inserts every input row
         raise AssertionError(f"stored {inserted} of {len(rows)} statements")
+    return True
 
 
 def _insert_generic(
