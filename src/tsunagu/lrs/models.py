@@ -30,9 +30,11 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,7 +74,15 @@ class Statement(Base):
         Index("ix_lrs_statements_stored", "tenant_id", "stored"),
         Index("ix_lrs_statements_verb", "tenant_id", "verb_id", "seq"),
         Index("ix_lrs_statements_registration", "tenant_id", "registration", "seq"),
-        Index("ix_lrs_statements_ref_target", "tenant_id", "ref_target"),
+        # Partial: most statements reference none, and a NULL key would be one more index
+        # entry per insert for nothing (the StatementRef pass asks ``ref_target IS NOT NULL``).
+        Index(
+            "ix_lrs_statements_ref_target",
+            "tenant_id",
+            "ref_target",
+            postgresql_where=text("ref_target IS NOT NULL"),
+            sqlite_where=text("ref_target IS NOT NULL"),
+        ),
         Index("ix_lrs_statements_credential", "tenant_id", "credential_id", "seq"),
     )
 
@@ -117,7 +127,16 @@ class StatementId(Base):
     """
 
     __tablename__ = "lrs_statement_ids"
-    __table_args__ = (Index("ix_lrs_statement_ids_voiding", "tenant_id", "voiding_target"),)
+    # Partial: only voiding statements have a target (the lookup is ``= ANY(ids)``).
+    __table_args__ = (
+        Index(
+            "ix_lrs_statement_ids_voiding",
+            "tenant_id",
+            "voiding_target",
+            postgresql_where=text("voiding_target IS NOT NULL"),
+            sqlite_where=text("voiding_target IS NOT NULL"),
+        ),
+    )
 
     tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -135,12 +154,21 @@ class StatementAgent(Base):
     """
 
     __tablename__ = "lrs_statement_agents"
+    # The primary key is the filter's index (one index per table: every index is one more
+    # entry per statement written); PostgreSQL carries stored/related in it for index-only
+    # scans.
     __table_args__ = (
-        Index("ix_lrs_statement_agents_ifi", "tenant_id", "ifi", "seq", "stored", "related"),
+        PrimaryKeyConstraint(
+            "tenant_id",
+            "ifi",
+            "seq",
+            name="pk_lrs_statement_agents",
+            postgresql_include=["stored", "related"],
+        ),
     )
 
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
-    ifi: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(SeqType, autoincrement=False)
+    ifi: Mapped[str] = mapped_column(Text)
     tenant_id: Mapped[int] = mapped_column(Integer)
     related: Mapped[bool] = mapped_column(Boolean)
     #: The statement's ``stored`` (its partition key, see the module docstring): a filter joins
@@ -157,13 +185,17 @@ class StatementActivity(Base):
 
     __tablename__ = "lrs_statement_activities"
     __table_args__ = (
-        Index(
-            "ix_lrs_statement_activities_id", "tenant_id", "activity_id", "seq", "stored", "related"
+        PrimaryKeyConstraint(
+            "tenant_id",
+            "activity_id",
+            "seq",
+            name="pk_lrs_statement_activities",
+            postgresql_include=["stored", "related"],
         ),
     )
 
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
-    activity_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(SeqType, autoincrement=False)
+    activity_id: Mapped[str] = mapped_column(Text)
     tenant_id: Mapped[int] = mapped_column(Integer)
     related: Mapped[bool] = mapped_column(Boolean)
     #: The statement's ``stored`` (partition key), as in :class:`StatementAgent`.

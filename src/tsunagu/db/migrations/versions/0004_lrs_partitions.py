@@ -15,8 +15,11 @@ Create Date: 2026-11-24 05:30:00
   leaves the old table as it was); ``seq`` keeps its sequence, so ``more`` tokens stay valid.
   Large existing stores copy at roughly the speed of an INSERT … SELECT; plan the upgrade.
 * ``lrs_statement_agents`` / ``lrs_statement_activities`` gain ``stored`` (copied from their
-  statement; part of their filter index), so a filter's join on ``(seq, stored)`` probes one
-  partition per candidate instead of every month.
+  statement), so a filter's join on ``(seq, stored)`` probes one partition per candidate instead
+  of every month; their primary key becomes the filter index ``(tenant_id, value, seq)``
+  (INCLUDE stored, related on PostgreSQL) and the separate filter index goes.
+* The ``ref_target`` and registry ``voiding_target`` indexes become partial (``IS NOT NULL``):
+  most statements have neither, and a NULL entry is index work on every insert for nothing.
   The Japan profile columns of 0003 (``profile_template``, ``profile_rules``) are carried over.
 """
 
@@ -43,7 +46,7 @@ _INDEXES = (
     ("ix_lrs_statements_stored", "tenant_id, stored"),
     ("ix_lrs_statements_verb", "tenant_id, verb_id, seq"),
     ("ix_lrs_statements_registration", "tenant_id, registration, seq"),
-    ("ix_lrs_statements_ref_target", "tenant_id, ref_target"),
+    ("ix_lrs_statements_ref_target", "tenant_id, ref_target) WHERE (ref_target IS NOT NULL"),
     ("ix_lrs_statements_credential", "tenant_id, credential_id, seq"),
 )
 
@@ -59,7 +62,11 @@ def _create_registry() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "statement_id", name=op.f("pk_lrs_statement_ids")),
     )
     op.create_index(
-        "ix_lrs_statement_ids_voiding", "lrs_statement_ids", ["tenant_id", "voiding_target"]
+        "ix_lrs_statement_ids_voiding",
+        "lrs_statement_ids",
+        ["tenant_id", "voiding_target"],
+        postgresql_where=sa.text("voiding_target IS NOT NULL"),
+        sqlite_where=sa.text("voiding_target IS NOT NULL"),
     )
     op.execute(
         "INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, "
@@ -76,7 +83,10 @@ _INDEX_TABLES = (
 
 
 def _index_tables_stored() -> None:
-    """``stored`` of each index row, copied from its statement, NOT NULL, in the filter index."""
+    """``stored`` of each index row, copied from its statement, NOT NULL; the primary key
+    becomes the filter index ``(tenant_id, value, seq)`` (on PostgreSQL INCLUDE stored, related)
+    and the separate filter index goes: one index per table, one entry less per row written."""
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for table, index, value in _INDEX_TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("stored", sa.DateTime(timezone=True), nullable=True))
@@ -84,16 +94,34 @@ def _index_tables_stored() -> None:
             f"UPDATE {table} SET stored = (SELECT s.stored FROM lrs_statements s "  # noqa: S608
             f"WHERE s.seq = {table}.seq)"
         )
-        with op.batch_alter_table(table) as batch:
+        if postgresql:
+            op.execute(f"ALTER TABLE {table} ALTER COLUMN stored SET NOT NULL")
+            op.execute(f"DROP INDEX {index}")
+            op.execute(f"ALTER TABLE {table} DROP CONSTRAINT pk_{table}")
+            op.execute(
+                f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} "
+                f"PRIMARY KEY (tenant_id, {value}, seq) INCLUDE (stored, related)"
+            )
+            continue
+        with op.batch_alter_table(table, recreate="always") as batch:
             batch.alter_column("stored", existing_type=sa.DateTime(timezone=True), nullable=False)
             batch.drop_index(index)
-            batch.create_index(index, ["tenant_id", value, "seq", "stored", "related"])
+            batch.drop_constraint(f"pk_{table}", type_="primary")
+            batch.create_primary_key(f"pk_{table}", ["tenant_id", value, "seq"])
 
 
 def _index_tables_unstored() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for table, index, value in _INDEX_TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_index(index)
+        if postgresql:
+            op.execute(f"ALTER TABLE {table} DROP CONSTRAINT pk_{table}")
+            op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (seq, {value})")
+            op.execute(f"ALTER TABLE {table} DROP COLUMN stored")
+            op.execute(f"CREATE INDEX {index} ON {table} (tenant_id, {value}, seq)")
+            continue
+        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.drop_constraint(f"pk_{table}", type_="primary")
+            batch.create_primary_key(f"pk_{table}", ["seq", value])
             batch.drop_column("stored")
             batch.create_index(index, ["tenant_id", value, "seq"])
 
@@ -106,6 +134,12 @@ def upgrade() -> None:
             batch.drop_index("ix_lrs_statements_voiding")
             batch.create_index("ix_lrs_statements_statement_id", ["tenant_id", "statement_id"])
             batch.create_index("ix_lrs_statements_stored", ["tenant_id", "stored"])
+            batch.drop_index("ix_lrs_statements_ref_target")
+            batch.create_index(
+                "ix_lrs_statements_ref_target",
+                ["tenant_id", "ref_target"],
+                sqlite_where=sa.text("ref_target IS NOT NULL"),
+            )
     else:
         _partition_postgresql()
     _index_tables_stored()
@@ -197,6 +231,8 @@ def downgrade() -> None:
         )
         for name, columns in _INDEXES:
             if name not in ("ix_lrs_statements_statement_id", "ix_lrs_statements_stored"):
+                # 0003's ref_target index was not partial.
+                columns = columns.split(")")[0]
                 op.execute(f"CREATE INDEX {name} ON lrs_statements ({columns})")
         op.execute(
             "CREATE INDEX ix_lrs_statements_voiding ON lrs_statements (tenant_id, voiding_target)"
@@ -205,6 +241,8 @@ def downgrade() -> None:
         with op.batch_alter_table("lrs_statements") as batch:
             batch.drop_index("ix_lrs_statements_stored")
             batch.drop_index("ix_lrs_statements_statement_id")
+            batch.drop_index("ix_lrs_statements_ref_target")
+            batch.create_index("ix_lrs_statements_ref_target", ["tenant_id", "ref_target"])
             batch.create_index("ix_lrs_statements_voiding", ["tenant_id", "voiding_target"])
             batch.create_unique_constraint(
                 "uq_lrs_statements_tenant_id_statement_id", ["tenant_id", "statement_id"]
