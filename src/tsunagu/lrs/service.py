@@ -14,7 +14,8 @@ Design:
   ``more`` token carries the last ``seq`` returned plus an upper bound fixed on the first page,
   so statements arriving while a client pages never shift or repeat a page.
 * Filters read the index tables :class:`~tsunagu.lrs.models.StatementAgent` and
-  :class:`~tsunagu.lrs.models.StatementActivity` (``EXISTS`` on ``(tenant, value, seq)``).
+  :class:`~tsunagu.lrs.models.StatementActivity` (``EXISTS`` on ``(tenant, value, seq)``, joined
+  on ``(seq, stored)`` so PostgreSQL probes one monthly partition per candidate).
 * Canonical activity definitions are upserted in sorted id order and only when they changed, so
   concurrent batches touching the same activities take their row locks in one order (no
   deadlock) and an unchanged definition costs no write.
