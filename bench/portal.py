@@ -12,7 +12,10 @@ randomly chosen pupils from 32 concurrent connections, after a pass of one reque
 
 Signing in (bench-only): the server process overrides ``optional_principal`` with a lookup of the
 ``X-Bench-User`` header in principals it loaded at start, so the figures measure the page, not a
-sign-in method. Server latency is timed inside the server (an ASGI middleware around the app);
+sign-in method (a real sign-in hashes a password and is rate-limited per address, which would
+make 32 connections' worth of sign-ins the benchmark). The override exists only in this script's
+own app factory (:func:`bench_app`); ``tsunagu.app.create_app`` has no such hook.
+Server latency is timed inside the server (an ASGI middleware around the app);
 throughput is counted by the client. Page weight: bytes of the home and its assets as sent with
 ``Accept-Encoding: gzip`` (first visit: page + CSS + htmx; later visits: the page only, the
 assets being ``immutable``).
@@ -129,6 +132,7 @@ def load_city(args: argparse.Namespace, url: str) -> tuple[int, list[str]]:
     from tsunagu.container import build_container
     from tsunagu.db import migrate
     from tsunagu.demo.portal_data import seed_portal
+    from tsunagu.lti.demo import setup_demo_tool
     from tsunagu.roster.generator import DISTRICT_NAME, GeneratorConfig, generate_roster
     from tsunagu.roster.importer import import_roster
     from tsunagu.roster.models import Enrollment
@@ -151,6 +155,10 @@ def load_city(args: argparse.Namespace, url: str) -> tuple[int, list[str]]:
         with progress_reporter() as progress:
             result = import_roster(container, tenant.code, package, progress=progress)
         assert result.applied, [str(p) for p in result.errors[:5]]
+        # The sample 計算ドリル registered and deployed, so arithmetic periods carry LTI links
+        # and the home reads them as it does in production (the tool need not run: /home
+        # only lists links).
+        setup_demo_tool(container, tenant.code)
         started = time.perf_counter()
         seeded = seed_portal(
             container,

@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(identity_router)
     _install_browser_protection(app, container)
     app.include_router(pages_router)
+    from tsunagu.portal.admin_console import router as admin_console_router
+
+    app.include_router(admin_console_router)
     app.include_router(web_router)
     # Pages and JSON shrink 5-10x; statics arrive already compressed (Content-Encoding set).
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
@@ -105,6 +108,7 @@ def _install_browser_protection(app: FastAPI, container: Container) -> None:
 
     from tsunagu.identity.middleware import SecurityHeadersMiddleware, SessionMiddleware
     from tsunagu.machine_credentials import keyed_hash
+    from tsunagu.web.middleware import MultipartCsrfToken
 
     def is_machine_request(scope: dict[str, object]) -> bool:
         return str(scope.get("path", "")).startswith(_MACHINE_PREFIXES)
@@ -116,6 +120,11 @@ def _install_browser_protection(app: FastAPI, container: Container) -> None:
         cookie_samesite="Lax",
         always_protect=_ALWAYS_PROTECT,
         skip_if_scope=is_machine_request,
+    )
+    app.add_middleware(
+        MultipartCsrfToken,
+        skip=is_machine_request,
+        always_protect=frozenset(_ALWAYS_PROTECT),
     )
     app.add_middleware(SessionMiddleware, container=container)
     app.add_middleware(SecurityHeadersMiddleware, container=container)

@@ -4,11 +4,12 @@ Nothing is downloaded: Playwright launches ``/usr/bin/chromium`` (``make browser
 and axe-core comes from ``node_modules`` (``make assets``). Screenshots of every page visited go
 to ``test-artifacts/screenshots/`` (not committed).
 
-SIGNING IN (test-only, to be replaced): until the identity domain's sign-in form is merged, the
-served app gets a dependency override of ``optional_principal`` that reads the roster user from a
-``tsunagu_test_user`` cookie the test sets on the browser context (:func:`sign_in_browser`). The
-coordinator switches :func:`sign_in_browser` to filling in the real ``/signin`` form; the tests
-themselves do not change.
+Signing in is real: :func:`sign_in_browser` gives the person a local password through the
+identity service and fills in the ``/signin`` form (administrators then the TOTP step, with a code
+computed from their enrolled secret). The portal is served at ``http://127.0.0.1:<port>`` with
+that as its base URL (the LTI issuer), and the sample 計算ドリル tool runs as its own process at
+``http://localhost:<port>`` (another host, so the two never share cookies), registered and
+deployed to the board.
 """
 
 from __future__ import annotations
@@ -22,21 +23,27 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from fastapi import Request
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy import select
 
+from tests.identity.support import TEST_PASSWORD, totp_code_for
+from tests.lti.tool_process import run_tool
 from tests.portal.support import BOARD_CODE, load_board
 from tsunagu.app import create_app
 from tsunagu.container import Container
-from tsunagu.identity.principal import Principal, load_principal
-from tsunagu.identity.web import optional_principal
-from tsunagu.tenancy.service import get_tenant
+from tsunagu.identity import service
+from tsunagu.lrs.credentials import create_credential
+from tsunagu.lti import registry
+from tsunagu.lti.keys import ensure_keys
+from tsunagu.roster.models import User
+from tsunagu.settings import Settings
+from tsunagu.tenancy.models import Tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
-TEST_USER_COOKIE = "tsunagu_test_user"
+DRILL_CLIENT_ID = "tsunagu-drill"
 #: Flags for a closed network (no background calls home) and running as root in CI.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -54,6 +61,7 @@ CHROMIUM_ARGS = [
 class LiveServer:
     url: str
     container: Container
+    tool_url: str
 
 
 def _free_port() -> int:
@@ -63,23 +71,64 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(container: Container, tmp_path: Path) -> Iterator[LiveServer]:
+def server_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, server_port: int) -> Settings:
+    """The portal as the browser reaches it: its base URL is the served one (the LTI issuer the
+    tool checks, the xAPI actors' homePage)."""
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        secret_key="browser-test-secret-key",
+        base_url=f"http://127.0.0.1:{server_port}",
+    )
+
+
+def _drill_tool(container: Container, tool_url: str) -> dict[str, object]:
+    """Register and deploy the sample tool; the config its process reads."""
+    settings = container.settings
+    with container.database.transaction() as session:
+        ensure_keys(session, settings)
+        registry.register_tool(
+            session,
+            name="計算ドリル",
+            client_id=DRILL_CLIENT_ID,
+            login_initiation_url=tool_url + "/login",
+            redirect_uris=[tool_url + "/launch"],
+            target_link_uri=tool_url + "/launch",
+            jwks_url=tool_url + "/jwks",
+            deep_linking_url=tool_url + "/launch",
+            scopes=["score", "lineitem", "result.readonly", "nrps"],
+        )
+        registry.deploy_tool(session, DRILL_CLIENT_ID, BOARD_CODE)
+        lrs = create_credential(
+            session, settings.resolved_secret_key, tenant_code=BOARD_CODE, name="計算ドリル"
+        )
+    base = settings.base_url
+    return {
+        "issuer": base,
+        "client_id": DRILL_CLIENT_ID,
+        "deployment_ids": [f"B_{BOARD_CODE}"],
+        "auth_login_url": base + "/lti/authorize",
+        "auth_token_url": base + "/lti/token",
+        "key_set_url": base + "/lti/jwks",
+        "tool_url": tool_url,
+        "lrs": {"endpoint": base + "/xapi", "key": lrs.info.key, "secret": lrs.secret},
+    }
+
+
+@pytest.fixture
+def live_server(container: Container, tmp_path: Path, server_port: int) -> Iterator[LiveServer]:
     load_board(container, tmp_path)
+    tool_port = _free_port()
+    tool_url = f"http://localhost:{tool_port}"
+    config = _drill_tool(container, tool_url)
     app = create_app(container=container)
-    with container.database.session() as session:
-        tenant_id = get_tenant(session, BOARD_CODE).id
-
-    def test_principal(request: Request) -> Principal | None:
-        user = request.cookies.get(TEST_USER_COOKIE)
-        if not user:
-            return None
-        with container.database.session() as session:
-            return load_principal(session, tenant_id, user)
-
-    app.dependency_overrides[optional_principal] = test_principal
-    port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=server_port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -89,7 +138,8 @@ def live_server(container: Container, tmp_path: Path) -> Iterator[LiveServer]:
             pytest.fail("the test server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", container)
+        with run_tool(config, tmp_path / "tool", tool_port):
+            yield LiveServer(f"http://127.0.0.1:{server_port}", container, tool_url)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -122,10 +172,32 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
-def sign_in_browser(context: BrowserContext, server: LiveServer, user_sourced_id: str) -> None:
-    """Sign the browser in as a roster user (test-only cookie; see the module docstring)."""
+def sign_in_browser(context: BrowserContext, server: LiveServer, user_sourced_id: str) -> Page:
+    """Sign the browser in as a roster user through the real ``/signin`` form (a fresh session:
+    earlier cookies are dropped). Returns the page it used."""
+    container = server.container
+    with container.database.transaction() as session:
+        tenant_id = session.scalar(select(Tenant.id).where(Tenant.code == BOARD_CODE))
+        assert tenant_id is not None
+        user = session.get(User, (tenant_id, user_sourced_id))
+        assert user is not None
+        username = user.username
+        service.set_password(session, container, BOARD_CODE, user_sourced_id, TEST_PASSWORD)
     context.clear_cookies()
-    context.add_cookies([{"name": TEST_USER_COOKIE, "value": user_sourced_id, "url": server.url}])
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto("/signin?next=/me")
+    page.get_by_label("ユーザー名", exact=True).fill(username)
+    page.get_by_label("パスワード", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    page.wait_for_load_state()
+    if "/signin/totp" in page.url:
+        page.get_by_label("コード", exact=True).fill(
+            totp_code_for(container, tenant_id, user_sourced_id)
+        )
+        page.get_by_role("button", name="確認").click()
+        page.wait_for_load_state()
+    assert page.url.endswith("/me"), page.url
+    return page
 
 
 def screenshot(page: Page, request: pytest.FixtureRequest, name: str) -> Path:
@@ -139,7 +211,10 @@ def axe_violations(page: Page) -> list[dict[str, object]]:
     """Serious and critical WCAG 2.1 A/AA violations axe-core finds on the current page."""
     if not AXE.exists():
         pytest.fail("axe-core is required for the accessibility checks: run 'make assets'")
-    page.add_script_tag(path=str(AXE))
+    # Served from the page's own origin (intercepted, never reaching the portal): the portal's
+    # CSP allows scripts from 'self' only, and the test must not weaken it to run axe.
+    page.route("**/__axe__.js", lambda route: route.fulfill(path=str(AXE)))
+    page.add_script_tag(url="/__axe__.js")
     result = page.evaluate(
         """async () => {
             const r = await axe.run(document, {runOnly: {type: 'tag',

@@ -30,8 +30,10 @@ def _weekday(server: LiveServer) -> int:
 
 def _teacher_places_material(
     page: Page, request: pytest.FixtureRequest, server: LiveServer, klass: str, subject: str,
-    unit: str, title: str, link: str,
+    unit: str, material: str,
 ) -> None:  # fmt: skip
+    """The teacher sets today's 2nd period, then picks ``material`` (a unit title) in the
+    計算ドリル's Deep Linking picker; back on the portal, the period lists it."""
     weekday = _weekday(server)
     page.goto(f"/teach/classes/{klass}/timetable")
     cell = page.get_by_role("link", name=re.compile(f"^{WEEKDAYS_JA[weekday - 1]} 2時間目"))
@@ -40,16 +42,24 @@ def _teacher_places_material(
     page.get_by_label("単元").fill(unit)
     page.get_by_role("button", name="保存").click()
     expect(page.get_by_role("status")).to_have_text("保存しました。")
-    page.get_by_label("教材名").fill(title)
-    page.get_by_label("ツール名").fill("さくさくドリル")
-    page.get_by_label("リソースリンク ID").fill(link)
-    page.get_by_role("button", name="追加").click()
-    expect(page.get_by_role("listitem").filter(has_text=title)).to_be_visible()
-    # htmx did it in place: still on the grid, whose cell now shows the lesson and its material.
+    # htmx did it in place: still on the grid, whose cell now shows the lesson.
     expect(page).to_have_url(re.compile(r"/timetable$"))
     expect(page.locator(f"#cell-{weekday}-2")).to_contain_text(subject)
-    expect(page.locator(f"#cell-{weekday}-2")).to_contain_text("📎 1")
     screenshot(page, request, "teacher-slot")
+
+    # LTI Deep Linking: off to the tool's picker (its own origin), pick a unit, back again.
+    page.locator("ul.deep-linking").get_by_role("link", name="計算ドリル").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(server.tool_url)))
+    expect(page.locator("main")).to_contain_text("授業で使う単元")
+    screenshot(page, request, "tool-deep-linking-picker")
+    page.get_by_role("link", name=material).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("教材を追加しました")
+    expect(page.locator("ul.created")).to_contain_text(material)
+    screenshot(page, request, "deep-linking-done")
+    page.get_by_role("link", name="ポータルに戻る").click()
+    expect(page.locator("#editor")).to_contain_text(material)
+    page.goto(f"/teach/classes/{klass}/timetable")
+    expect(page.locator(f"#cell-{weekday}-2")).to_contain_text("📎 1")
 
 
 def test_learner_day(
@@ -57,7 +67,7 @@ def test_learner_day(
 ) -> None:
     sign_in_browser(context, live_server, TEACHER)
     _teacher_places_material(
-        page, request, live_server, CLASS_5_1, "算数", "分数のたし算", "分数ドリル1", "rl-frac-1"
+        page, request, live_server, CLASS_5_1, "算数", "たし算", "たし算（くり上がりなし）"
     )
     page.goto(f"/teach/classes/{CLASS_5_1}/timetable")
     assert axe_violations(page) == []
@@ -67,20 +77,23 @@ def test_learner_day(
     page.goto("/home")
     today = page.locator("#today")
     expect(today).to_contain_text("算数")
-    expect(today).to_contain_text("分数のたし算")
+    expect(today).to_contain_text("たし算")
     screenshot(page, request, "learner-home")
     assert axe_violations(page) == []
 
-    today.get_by_role("link", name=re.compile("分数ドリル1")).click()
-    expect(page.locator("#launched .unit")).to_have_text("分数のたし算")
+    # The period opens the tool itself (LTI 1.3 launch), at the unit the teacher picked.
+    today.get_by_role("link", name=re.compile("たし算（くり上がりなし）")).click()
+    expect(page).to_have_url(re.compile("^" + re.escape(live_server.tool_url)))
+    expect(page.get_by_role("heading", level=2)).to_have_text("たし算（くり上がりなし）")
+    expect(page.locator("main")).to_have_attribute("data-japan-rules", "ok")
     screenshot(page, request, "learner-launched")
 
-    page.get_by_role("link", name="時間割に戻る").click()
-    expect(page.locator("#recent")).to_contain_text("分数ドリル1")
+    page.goto("/home")
+    expect(page.locator("#recent")).to_contain_text("たし算（くり上がりなし）")
     expect(page.locator("#recent")).to_contain_text("開いた")
     page.get_by_role("link", name="学習の記録").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("学習の記録")
-    expect(page.locator("main")).to_contain_text("さくさくドリル")
+    expect(page.locator("main")).to_contain_text("計算ドリル")
     screenshot(page, request, "learner-record")
     assert axe_violations(page) == []
 
@@ -90,13 +103,13 @@ def test_kid_friendly_home(
 ) -> None:
     sign_in_browser(context, live_server, TEACHER)
     _teacher_places_material(
-        page, request, live_server, CLASS_1_1, "こくご", "ひらがな", "ひらがなカード", "rl-kana"
+        page, request, live_server, CLASS_1_1, "さんすう", "たしざん", "たし算（くり上がりなし）"
     )
     sign_in_browser(context, live_server, YOUNG)
     page.goto("/home")
     expect(page.locator("body")).to_have_class("kid")
     expect(page.locator("h1 ruby").first).to_contain_text("きょう")
-    launch = page.locator("#today").get_by_role("link", name=re.compile("ひらがなカード"))
+    launch = page.locator("#today").get_by_role("link", name=re.compile("たし"))
     box = launch.bounding_box()
     assert box is not None
     assert box["height"] >= 64

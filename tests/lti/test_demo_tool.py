@@ -31,7 +31,16 @@ def test_demo_registers_and_deploys_the_drill(container: Container) -> None:
             select(func.count()).select_from(Class).where(Class.class_type == "homeroom")
         )
         links = session.scalar(select(func.count()).select_from(ResourceLink))
-    assert links == homerooms
+        unplaced = session.scalar(
+            select(func.count()).select_from(ResourceLink).where(ResourceLink.placement.is_(None))
+        )
+        on_periods = session.scalars(
+            select(ResourceLink.placement).where(ResourceLink.placement.is_not(None))
+        ).all()
+    # One link per homeroom, plus the drill on every arithmetic period of the timetables.
+    assert unplaced == homerooms
+    assert on_periods
+    assert all(p.startswith("timetable:") for p in on_periods)
     assert links
     # Idempotent: nothing is registered, placed or rewritten twice.
     written = first.tool_config.read_text()

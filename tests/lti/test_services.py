@@ -288,7 +288,8 @@ def test_ags_line_items_scores_results(
         for p in payloads
         if p["verb"]["id"].endswith("/completed") and "score" in p.get("result", {})
     )
-    assert completed["result"]["score"] == {"scaled": 0.75, "raw": 15, "min": 0, "max": 20}
+    # The LRS's typed builder: min is sent only when it is not 0 (xapi-notes.md §1.5).
+    assert completed["result"]["score"] == {"scaled": 0.75, "raw": 15, "max": 20}
     assert completed["actor"]["account"]["name"] == pupil.user_master_identifier
     assert completed["context"]["contextActivities"]["category"][0]["id"].endswith("/assessment")
     # Delete, then it is gone (and its results with it).
@@ -331,3 +332,24 @@ def test_expired_one_time_values_and_tokens_are_purged(
     with container.database.session() as session:
         assert session.scalar(select(UsedValue.value)) is None
         assert session.scalar(select(AccessToken.token_hash)) is None
+
+
+def test_extra_credit_scores_keep_raw_within_max() -> None:
+    """AGS allows scoreGiven above scoreMaximum; xAPI wants raw within [min, max]: the statement
+    reports the score given as the maximum (scaled 1), never a clipped raw score."""
+    from datetime import UTC, datetime
+
+    from tsunagu.lrs.validation import validate_statement
+    from tsunagu.lrs.versions import V1
+    from tsunagu.lti.statements import scored_statement
+    from tsunagu.settings import Settings
+
+    settings = Settings(base_url="https://portal.example.jp")
+    learner = str(uuid.uuid4())
+    when = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    extra = scored_statement(settings, learner, "https://x.example/li/1", "ドリル", 12, 10, when)
+    assert extra["result"]["score"] == {"scaled": 1.0, "raw": 12, "max": 12}
+    normal = scored_statement(settings, learner, "https://x.example/li/1", "ドリル", 7, 10, when)
+    assert normal["result"]["score"] == {"scaled": 0.7, "raw": 7, "max": 10}
+    for statement in (extra, normal):
+        assert validate_statement(statement, V1) == []

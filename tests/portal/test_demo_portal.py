@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import and_, select
 
@@ -7,6 +9,7 @@ from tests.identity.support import sign_in
 from tsunagu.app import create_app
 from tsunagu.container import Container
 from tsunagu.demo.service import DEMO_TENANT_CODE, setup_demo
+from tsunagu.lti.demo import demo_tool_url
 from tsunagu.roster.models import Class, Enrollment
 
 
@@ -45,3 +48,10 @@ def test_demo_has_timetables_notices_and_activity(container: Container) -> None:
         recent = home.text.split('id="recent"', 1)[1].split("</ul>", 1)[0]
         assert "<li>" in recent
         assert "ひなんくんれん" in home.text
+        # Arithmetic periods carry the sample 計算ドリル: a period opens the tool (LTI launch).
+        tools = home.text.split('id="tools-heading"', 1)[1].split("</section>", 1)[0]
+        link = re.search(r'href="(/launch/[^"]+)">計算ドリル', tools)
+        assert link is not None, tools
+        started = client.get(link.group(1), follow_redirects=False)
+        assert started.status_code == 303
+        assert started.headers["location"].startswith(demo_tool_url() + "/login?")

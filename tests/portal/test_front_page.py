@@ -36,3 +36,21 @@ def test_front_page_without_boards(container: Container) -> None:
         response = client.get("/")
     assert response.status_code == 200
     assert "tsunagu tenant create" in response.text
+
+
+def test_front_page_sends_signed_in_people_to_their_start(
+    container: Container, tmp_path: Path
+) -> None:
+    from tests.identity.support import sign_in
+    from tests.portal.support import BOARD_ADMIN, PUPIL, TEACHER, load_board
+
+    load_board(container, tmp_path)
+    with TestClient(create_app(container=container)) as client:
+        front = client.get("/")
+        assert 'href="/signin"' in front.text
+        assert '<link rel="stylesheet"' in front.text  # base.html, the portal's own CSS
+        for user, start in ((PUPIL, "/home"), (TEACHER, "/teach"), (BOARD_ADMIN, "/teach")):
+            sign_in(client, container, BOARD_CODE, user)
+            answer = client.get("/", follow_redirects=False)
+            assert answer.status_code == 303
+            assert answer.headers["location"] == start

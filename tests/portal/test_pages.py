@@ -9,21 +9,32 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from joserfc.jwk import RSAKey
 
-from tests.identity.support import sign_in
+from tests.lti.support import (
+    TOOL_BASE,
+    auth_request,
+    parse_form,
+    query_of,
+    register_tool,
+    verify_id_token,
+)
 from tests.portal.support import (
     BOARD_ADMIN,
     BOARD_CODE,
     CLASS_1_1,
     CLASS_5_1,
+    DRILL,
     PUPIL,
     PUPIL_JUNIOR,
     TEACHER,
     TEACHER_JUNIOR,
     YOUNG,
+    deep_link_material,
     load_board,
     portal_roster,
 )
+from tests.portal.support import sign_in_htmx as sign_in
 from tests.roster.packages import write_package
 from tsunagu.app import create_app
 from tsunagu.container import Container
@@ -31,10 +42,17 @@ from tsunagu.portal import service as portal
 from tsunagu.web.furigana import kanji_outside_ruby
 
 
+@pytest.fixture(scope="session")
+def tool_key() -> RSAKey:
+    return RSAKey.generate_key(2048)
+
+
 @pytest.fixture
-def client(container: Container, tmp_path: Path) -> Iterator[TestClient]:
+def client(container: Container, tmp_path: Path, tool_key: RSAKey) -> Iterator[TestClient]:
     load_board(container, tmp_path)
+    register_tool(container, tool_key, client_id=DRILL)
     with TestClient(create_app(container=container)) as test_client:
+        test_client.tool_key = tool_key  # type: ignore[attr-defined]
         yield test_client
 
 
@@ -42,31 +60,38 @@ def school_weekday(container: Container) -> int:
     return portal.school_day(portal.today(container.settings)).isoweekday()
 
 
-def place_lesson(client: TestClient, container: Container, klass: str, subject: str, unit: str,
-                 link: str, title: str) -> None:  # fmt: skip
-    sign_in(client, container, BOARD_CODE, TEACHER)
-    weekday = school_weekday(container)
+def save_period(client: TestClient, klass: str, subject: str, unit: str) -> int:
+    """Set today's 2nd period of a class; the id of its slot (a signed-in teacher)."""
     saved = client.post(
-        f"/teach/classes/{klass}/timetable/{weekday}/2",
+        f"/teach/classes/{klass}/timetable/{school_weekday_of(client)}/2",
         data={"subject": subject, "unit_title": unit},
         follow_redirects=False,
     )
     assert saved.status_code == 303, saved.text
     form = client.get(saved.headers["location"])
-    slot_id = re.search(r'action="/teach/slots/(\d+)/materials"', form.text)
-    assert slot_id is not None
-    placed = client.post(
-        f"/teach/slots/{slot_id.group(1)}/materials",
-        data={"resource_link_id": link, "title": title, "tool_name": "さくさくドリル"},
-        follow_redirects=False,
-    )
-    assert placed.status_code == 303, placed.text
+    slot_id = re.search(r'href="/teach/slots/(\d+)/deep-link/', form.text)
+    assert slot_id is not None, form.text
+    return int(slot_id.group(1))
+
+
+def school_weekday_of(client: TestClient) -> int:
+    container: Container = client.app.state.container  # type: ignore[attr-defined]
+    return school_weekday(container)
+
+
+def place_lesson(client: TestClient, container: Container, klass: str, subject: str, unit: str,
+                 title: str) -> str:  # fmt: skip
+    """A teacher sets today's 2nd period and picks a material for it by Deep Linking; the id of
+    the resource link."""
+    sign_in(client, container, BOARD_CODE, TEACHER)
+    slot_id = save_period(client, klass, subject, unit)
+    return deep_link_material(client, client.tool_key, slot_id, title)  # type: ignore[attr-defined]
 
 
 def test_learner_sees_today_launches_and_sees_it_in_recent(
     client: TestClient, container: Container
 ) -> None:
-    place_lesson(client, container, CLASS_5_1, "算数", "分数のたし算", "rl-frac-1", "分数ドリル1")
+    link = place_lesson(client, container, CLASS_5_1, "算数", "分数のたし算", "分数ドリル1")
     sign_in(client, container, BOARD_CODE, PUPIL)
     home = client.get("/home")
     assert home.status_code == 200
@@ -74,12 +99,23 @@ def test_learner_sees_today_launches_and_sees_it_in_recent(
     today = home.text.split('id="today"', 1)[1].split("</ol>", 1)[0]
     assert "算数" in today
     assert "分数のたし算" in today
-    assert 'href="/launch/rl-frac-1"' in today
+    assert f'href="/launch/{link}"' in today
+    tools = home.text.split('id="tools-heading"', 1)[1].split("</section>", 1)[0]
+    assert "計算ドリル" in tools  # the tool deployed to the board, opened at the class's link
     assert "まだありません" in home.text.split('id="recent-heading"', 1)[1]
 
-    launched = client.get("/launch/rl-frac-1")
-    assert launched.status_code == 200
-    assert "分数のたし算" in launched.text
+    # Opening the material: off to the tool's OIDC login initiation (LTI 1.3), the tool
+    # answers at the platform's authorization endpoint, which records the launch.
+    launched = client.get(f"/launch/{link}", follow_redirects=False)
+    assert launched.status_code == 303
+    assert launched.headers["location"].startswith(f"{TOOL_BASE}/login?")
+    initiation = query_of(launched.headers["location"])
+    answer = client.get(
+        "/lti/authorize", params=auth_request(initiation, redirect_uri=f"{TOOL_BASE}/launch")
+    )
+    assert answer.status_code == 200, answer.text
+    claims = verify_id_token(parse_form(answer.text)[1]["id_token"], client.get("/lti/jwks").json())
+    assert claims["https://purl.imsglobal.org/spec/lti/claim/resource_link"]["id"] == link
 
     again = client.get("/home")
     recent = again.text.split('id="recent"', 1)[1].split("</ul>", 1)[0]
@@ -87,8 +123,7 @@ def test_learner_sees_today_launches_and_sees_it_in_recent(
     assert "開いた" in recent
     record = client.get("/record")
     assert "分数ドリル1" in record.text
-    assert "算数" in record.text
-    assert "さくさくドリル" in record.text
+    assert "計算ドリル" in record.text
 
     # The teacher sees who launched what in the class activity view.
     sign_in(client, container, BOARD_CODE, TEACHER)
@@ -100,17 +135,18 @@ def test_learner_sees_today_launches_and_sees_it_in_recent(
 def test_learner_cannot_launch_another_class_material(
     client: TestClient, container: Container
 ) -> None:
-    place_lesson(client, container, CLASS_5_1, "算数", "", "rl-only-5-1", "5年の教材")
+    link = place_lesson(client, container, CLASS_5_1, "算数", "", "5年の教材")
     sign_in(client, container, BOARD_CODE, PUPIL_JUNIOR)
-    assert client.get("/launch/rl-only-5-1").status_code == 404
-    assert "rl-only-5-1" not in client.get("/home").text
+    assert client.get(f"/launch/{link}", follow_redirects=False).status_code == 404
+    assert client.get("/launch/no-such-link", follow_redirects=False).status_code == 404
+    assert link not in client.get("/home").text
 
 
 def test_kid_friendly_home_for_first_grader(client: TestClient, container: Container) -> None:
-    place_lesson(client, container, CLASS_1_1, "こくご", "ひらがな", "rl-kana", "ひらがなカード")
+    place_lesson(client, container, CLASS_1_1, "こくご", "ひらがな", "ひらがなカード")
     sign_in(client, container, BOARD_CODE, YOUNG)
     home = client.get("/home")
-    assert '<body class="kid">' in home.text
+    assert '<body class="kid"' in home.text
     assert "<ruby>時間割<rp>(</rp><rt>じかんわり</rt>" in home.text
     assert "コバヤシ アオイ" in home.text  # the name in kana, not 小林
     main = home.text.split('<main id="main"', 1)[1]
@@ -280,7 +316,7 @@ def test_placing_a_material_records_a_shared_statement(
     from tsunagu.portal.activity import learner_ifi
     from tsunagu.tenancy.service import get_tenant
 
-    place_lesson(client, container, CLASS_5_1, "算数", "分数", "rl-shared", "分数プリント")
+    link = place_lesson(client, container, CLASS_5_1, "算数", "分数", "分数プリント")
     teacher = sign_in(client, container, BOARD_CODE, TEACHER)
     with container.database.session() as session:
         tenant_id = get_tenant(session, BOARD_CODE).id
@@ -294,11 +330,18 @@ def test_placing_a_material_records_a_shared_statement(
         )
     assert [s["verb"]["id"] for s in page.statements] == ["http://adlnet.gov/expapi/verbs/shared"]
     shared = page.statements[0]
+    assert shared["object"]["id"].endswith(f"/lti/resource-links/{link}")
     assert shared["object"]["definition"]["name"]["ja-JP"] == "分数プリント"
-    ranges = shared["context"]["extensions"][
-        "https://w3id.org/xapi-japan-profiles/lms/extensions/range"
-    ]
-    assert ranges == [{"school": [teacher.memberships[0].school_sourced_id], "class": [CLASS_5_1]}]
+    categories = [c["id"] for c in shared["context"]["contextActivities"]["category"]]
+    assert any("/lms" in c for c in categories)  # claims the LMS profile
+    # Taking it off the period again leaves the period empty on the learner's home.
+    weekday = school_weekday(container)
+    form = client.get(f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2")
+    action = re.search(r'action="(/teach/slots/\d+/materials/[^"]+/delete)"', form.text)
+    assert action is not None
+    assert client.post(action.group(1), follow_redirects=False).status_code == 303
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    assert link not in client.get("/home").text
 
 
 def test_another_board_sees_nothing_of_this_one(
@@ -308,7 +351,7 @@ def test_another_board_sees_nothing_of_this_one(
     from tsunagu.roster.importer import import_roster
     from tsunagu.tenancy.service import create_tenant
 
-    place_lesson(client, container, CLASS_5_1, "算数", "分数", "rl-private", "非公開の教材")
+    link = place_lesson(client, container, CLASS_5_1, "算数", "分数", "非公開の教材")
     with container.database.transaction() as session:
         create_tenant(session, OTHER_BOARD_CODE, "ほかの市教育委員会")
     other = write_package(tmp_path / "other.zip", valid_roster(OTHER_BOARD_CODE))
@@ -317,7 +360,7 @@ def test_another_board_sees_nothing_of_this_one(
     sign_in(client, container, OTHER_BOARD_CODE, outsider)
     assert client.get(f"/teach/classes/{CLASS_5_1}").status_code == 404
     assert client.get(f"/teach/classes/{CLASS_5_1}/timetable/1/1").status_code == 404
-    assert client.get("/launch/rl-private").status_code == 404
+    assert client.get(f"/launch/{link}", follow_redirects=False).status_code == 404
     assert "非公開の教材" not in client.get("/teach/notices").text
 
 
@@ -352,14 +395,36 @@ def test_uploads_are_pruned_and_imported_packages_removed(
 def test_deep_linking_needs_an_editable_period_and_a_known_tool(
     client: TestClient, container: Container
 ) -> None:
-    place_lesson(client, container, CLASS_5_1, "算数", "分数", "rl-dl", "分数ドリル")
-    weekday = school_weekday(container)
-    form = client.get(f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2")
-    slot_id = re.search(r'action="/teach/slots/(\d+)/materials"', form.text)
-    assert slot_id is not None
-    # No tool offers Deep Linking until LTI is wired in: the manual form stands in.
-    assert "/deep-link/" not in form.text
-    assert client.get(f"/teach/slots/{slot_id.group(1)}/deep-link/dep-1").status_code == 404
+    sign_in(client, container, BOARD_CODE, TEACHER)
+    slot_id = save_period(client, CLASS_5_1, "算数", "分数")
+    assert client.get(f"/teach/slots/{slot_id}/deep-link/no-such-tool").status_code == 404
     sign_in(client, container, BOARD_CODE, TEACHER_JUNIOR)
-    assert client.get(f"/teach/slots/{slot_id.group(1)}/deep-link/dep-1").status_code == 403
-    assert client.get("/teach/slots/999999/deep-link/dep-1").status_code == 404
+    assert client.get(f"/teach/slots/{slot_id}/deep-link/{DRILL}").status_code == 403
+    assert client.get(f"/teach/slots/999999/deep-link/{DRILL}").status_code == 404
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    assert client.get(f"/teach/slots/{slot_id}/deep-link/{DRILL}").status_code in (403, 404)
+
+
+def test_clearing_a_period_takes_its_materials_off(
+    client: TestClient, container: Container
+) -> None:
+    from tsunagu.lti.launch import resource_links_for
+    from tsunagu.tenancy.service import get_tenant
+
+    link = place_lesson(client, container, CLASS_5_1, "算数", "分数", "分数プリント")
+    weekday = school_weekday(container)
+    cleared = client.post(
+        f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2",
+        data={"subject": "", "unit_title": ""},
+        follow_redirects=False,
+    )
+    assert cleared.status_code == 303
+    with container.database.session() as session:
+        tenant_id = get_tenant(session, BOARD_CODE).id
+        links = resource_links_for(session, tenant_id, CLASS_5_1)
+    assert [(x.id, x.placement) for x in links] == [(link, None)]
+    # A new lesson in the same period starts without it.
+    slot_id = save_period(client, CLASS_5_1, "算数", "小数")
+    form = client.get(f"/teach/classes/{CLASS_5_1}/timetable/{weekday}/2")
+    assert f"/teach/slots/{slot_id}/materials/{link}/delete" not in form.text
+    assert "教材はまだありません" in form.text

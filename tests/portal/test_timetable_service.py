@@ -50,8 +50,6 @@ def test_teacher_edits_own_class_only(board: Container) -> None:
         assert slot.subject == "算数"
         with pytest.raises(timetable.PermissionDeniedError):
             timetable.save_slot(session, other, CLASS_5_1, 2, 3, "国語", "", now=NOW)
-        with pytest.raises(timetable.PermissionDeniedError):
-            timetable.place_material(session, other, slot.id, "rl-1", "x", now=NOW)
     with board.database.session() as session:
         week = timetable.week(session, teacher.tenant_id, CLASS_5_1)
     assert list(week) == [(2, 3)]
@@ -69,9 +67,6 @@ def test_slot_validation_and_clearing(board: Container) -> None:
         assert too_long.value.field == "subject"
         slot = timetable.save_slot(session, teacher, CLASS_5_1, 1, 1, "国語", "", now=NOW)
         assert slot is not None
-        timetable.place_material(
-            session, teacher, slot.id, "rl-1", "音読カード", "デジタル教科書", now=NOW
-        )
         assert timetable.save_slot(session, teacher, CLASS_5_1, 1, 1, "", "", now=NOW) is None
     with board.database.session() as session:
         assert timetable.week(session, teacher.tenant_id, CLASS_5_1) == {}

@@ -2,8 +2,9 @@
 
 Seeded once per demo tenant (when it has no timetable yet), so ``make run`` shows a learner's
 home with today's periods, materials to open, notices and a recent-activity list, and teachers a
-class activity view with scores. Materials point at demo resource link ids; until the LTI domain's
-sample tool is wired in (see ``tsunagu.portal.materials``) they open the portal's stand-in page.
+class activity view with scores. Arithmetic periods carry the sample 計算ドリル (LTI resource links
+placed on the period, as a teacher's Deep Linking would), so a period opens the tool at a unit;
+the generated history also names the other subjects' (fictional) tools.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from sqlalchemy import and_, func, insert, select
 from tsunagu.container import Container
 from tsunagu.lrs.service import store_with_retry
 from tsunagu.lrs.versions import V1
+from tsunagu.lti.demo import place_demo_links
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
-from tsunagu.timetable.models import Notice, TimetableMaterial, TimetableSlot
+from tsunagu.timetable.models import Notice, TimetableSlot
+from tsunagu.timetable.service import placement_of
 
 EXT = "https://w3id.org/japan-xapi/extensions/"
 VERBS = {
@@ -60,6 +63,8 @@ UNITS: dict[tuple[str, str], str] = {
     ("数学", "J3"): "二次方程式",
     ("理科", "J2"): "電流と磁界",
 }
+#: Subjects whose periods get the sample 計算ドリル.
+DRILL_SUBJECTS = ("算数", "数学")
 TOOLS = {
     "算数": "さくさくドリル",
     "数学": "さくさくドリル",
@@ -130,13 +135,13 @@ def seed_portal(
     now = datetime.now(UTC)
     base = container.settings.base_url.rstrip("/")
     slot_count = notice_count = 0
-    lessons: dict[str, list[tuple[str, str, str, str]]] = {}
+    lessons: dict[str, list[tuple[str, str, str, str, str]]] = {}
     with container.database.transaction() as session:
         schools: dict[str, set[str]] = {}
         # Plain multi-row INSERTs: a city has a quarter of a million periods, too many for
         # one ORM object each.
         slot_rows: list[dict[str, Any]] = []
-        material_rows: dict[tuple[str, int, int], dict[str, Any]] = {}
+        drill_periods: dict[tuple[str, int, int], str] = {}  # → grade
         for class_id, school_id, grades in classes:
             grade = (grades or "P1").split(",")[0].strip()
             schools.setdefault(school_id, set()).add(grade)
@@ -159,32 +164,36 @@ def seed_portal(
                             "updated_by": None,
                         }
                     )
+                    if subject in DRILL_SUBJECTS:
+                        # The sample 計算ドリル is placed on arithmetic periods, as a teacher's
+                        # Deep Linking would (it is what a period opens in ``make run``).
+                        drill_periods[(class_id, weekday, period)] = grade
                     tool = TOOLS.get(subject)
-                    if tool and unit:
+                    if tool and unit and subject not in DRILL_SUBJECTS:
                         link = f"demo-{class_id[:8]}-{subject}"
-                        title = f"{unit}（{tool}）"
-                        material_rows[(class_id, weekday, period)] = {
-                            "resource_link_id": link,
-                            "title": title,
-                            "tool_name": tool,
-                            "position": 0,
-                        }
-                        lessons.setdefault(class_id, []).append((subject, unit, link, title))
+                        lessons.setdefault(class_id, []).append(
+                            (subject, unit, link, f"{unit}（{tool}）", tool)
+                        )
         for chunk in range(0, len(slot_rows), 5000):
             session.execute(insert(TimetableSlot), slot_rows[chunk : chunk + 5000])
         slot_count = len(slot_rows)
         t = TimetableSlot
-        placed = [
-            {**material_rows[(row[1], row[2], row[3])], "slot_id": row[0]}
+        wanted = [
+            (row[1], placement_of(row[0]), drill_periods[(row[1], row[2], row[3])])
             for row in session.execute(
                 select(t.id, t.class_sourced_id, t.weekday, t.period).where(
                     t.tenant_id == tenant_id
                 )
             )
-            if (row[1], row[2], row[3]) in material_rows
+            if (row[1], row[2], row[3]) in drill_periods
         ]
-        for chunk in range(0, len(placed), 5000):
-            session.execute(insert(TimetableMaterial), placed[chunk : chunk + 5000])
+        placed = place_demo_links(session, tenant_id, wanted)
+        seen: set[str] = set()
+        for class_id, placement, _ in wanted:
+            if placement in placed and class_id not in seen:
+                seen.add(class_id)
+                link, title = placed[placement]
+                lessons.setdefault(class_id, []).append(("算数", title, link, title, "計算ドリル"))
         for school_id, grades_here in schools.items():
             session.add(
                 _notice(
@@ -248,9 +257,11 @@ def seed_portal(
         batch: list[dict[str, Any]] = []
         for umi in umis:
             for _ in range(rng.randint(2, 5)):
-                subject, unit, link, title = rng.choice(class_lessons)
+                subject, unit, link, title, tool = rng.choice(class_lessons)
                 when = now - timedelta(days=rng.randint(0, 6), minutes=rng.randint(0, 400))
-                batch.append(_statement(base, umi, "launched", link, title, subject, unit, when))
+                batch.append(
+                    _statement(base, umi, "launched", link, title, subject, unit, tool, when)
+                )
                 if rng.random() < 0.7:
                     raw = rng.randint(5, 10)
                     batch.append(
@@ -262,6 +273,7 @@ def seed_portal(
                             title,
                             subject,
                             unit,
+                            tool,
                             when + timedelta(minutes=12),
                             (raw, 10),
                         )
@@ -315,6 +327,7 @@ def _statement(
     title: str,
     subject: str,
     unit: str,
+    tool: str,
     when: datetime,
     score: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
@@ -324,15 +337,16 @@ def _statement(
         "verb": {"id": VERBS[verb], "display": {"en-US": verb}},
         "object": {
             "objectType": "Activity",
-            "id": f"{base}/resource-links/{link}",
+            "id": f"{base}/lti/resource-links/{link}",
             "definition": {
                 "type": "http://adlnet.gov/expapi/activities/link",
                 "name": {"ja-JP": title},
+                "description": {"ja-JP": tool},
             },
         },
         "context": {
             "language": "ja-JP",
-            "platform": TOOLS.get(subject, "Tsunagu"),
+            "platform": "Tsunagu",
             "extensions": {EXT + "subject": [subject], EXT + "unit": [unit]},
         },
         "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),

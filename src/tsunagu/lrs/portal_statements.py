@@ -188,10 +188,12 @@ def launched(
     activity: PortalActivity,
     *,
     registration: str | None = None,
+    grouping: str | None = None,
     when: datetime | None = None,
 ) -> dict[str, Any]:
-    """A learner launched an assignment or tool from the portal (LMS ``launched``)."""
-    context = _context(settings, "lms", registration=registration)
+    """A learner launched an assignment or tool from the portal (LMS ``launched``);
+    ``grouping``: an IRI of what it was launched in (the class)."""
+    context = _context(settings, "lms", registration=registration, grouping=grouping)
     return _statement(settings, learner, LAUNCHED, _object(settings, activity), context, when)
 
 

@@ -11,6 +11,7 @@ were accepted, a positive ``scoreMaximum``, string custom parameters, http(s) UR
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,9 @@ from tsunagu.lti.launch import (
 from tsunagu.lti.models import TOOL_ACTIVE, Deployment, Tool
 from tsunagu.lti.sealing import SealError, open_json
 from tsunagu.lti.toolkeys import ToolTokenError, header_and_claims, verify_tool_jwt
+from tsunagu.roster.models import User
+
+log = logging.getLogger(__name__)
 
 
 class DeepLinkingError(LaunchError):
@@ -219,4 +223,32 @@ def accept_response(
                 created_by=str(data["u"]),
             )
             outcome.created.append((link.id, link.title))
+        teacher = session.get(User, (int(data["t"]), str(data["u"])))
+        umi = teacher.user_master_identifier if teacher is not None else None
+    if outcome.created and umi:
+        _record_shared(container, int(data["t"]), umi, tool.name, outcome)
     return outcome
+
+
+def _record_shared(
+    container: Container, tenant_id: int, teacher: str, tool_name: str, outcome: DeepLinkingOutcome
+) -> None:
+    """LMS profile: handing content to a class is the teacher's ``shared`` statement
+    (eportal-standard.md §5.3), one per new link. A failure is logged, never raised: the links
+    exist and the teacher must see them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tsunagu.lrs import portal_statements as xapi
+    from tsunagu.lrs.service import LrsError
+
+    base = container.settings.base_url.rstrip("/")
+    for link_id, title in outcome.created:
+        activity = xapi.PortalActivity(
+            id=f"{base}/lti/resource-links/{link_id}",
+            name_ja=title,
+            description_ja=tool_name,
+        )
+        try:
+            xapi.record(container, tenant_id, xapi.shared(container.settings, teacher, activity))
+        except (LrsError, SQLAlchemyError, ValueError):
+            log.exception("could not record the shared statement")

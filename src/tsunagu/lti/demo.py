@@ -10,21 +10,81 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from tsunagu.container import Container
 from tsunagu.lrs.credentials import create_credential
 from tsunagu.lti import launch, registry
 from tsunagu.lti.keys import ensure_keys
 from tsunagu.lti.models import Deployment, ResourceLink, Tool
+from tsunagu.machine_credentials import utcnow
 from tsunagu.roster.models import ACTIVE, Class
 
 DEMO_TOOL_CLIENT_ID = "tsunagu-drill"
 #: A unit per grade for the links placed in each homeroom.
 _UNIT_BY_GRADE = {"P1": "add-1", "P2": "add-2", "P3": "sub-1"}
+#: The sample tool's unit titles (tsunagu_sample_tool.units), as its Deep Linking names them.
+_UNIT_TITLES = {
+    "add-1": "たし算（くり上がりなし）",
+    "add-2": "たし算（くり上がりあり）",
+    "sub-1": "ひき算（くり下がりなし）",
+    "mul-1": "かけ算九九",
+}
+
+
+def unit_for_grade(grade: str) -> tuple[str, str]:
+    """The drill unit (id, title) the demo places for a grade."""
+    unit = _UNIT_BY_GRADE.get(grade, "mul-1")
+    return unit, _UNIT_TITLES[unit]
+
+
+def place_demo_links(
+    session: Session, tenant_id: int, placements: list[tuple[str, str, str]]
+) -> dict[str, tuple[str, str]]:
+    """Place the 計算ドリル on timetable periods, as a teacher's Deep Linking would:
+    ``placements`` is (class sourcedId, placement, grade); returns placement → (link id, title).
+
+    Plain multi-row INSERTs (a city has tens of thousands of arithmetic periods). Nothing is
+    placed when the demo tool is not deployed in this tenant."""
+    deployment = session.scalar(
+        select(Deployment)
+        .join(Tool, Tool.id == Deployment.tool_id)
+        .where(
+            Tool.client_id == DEMO_TOOL_CLIENT_ID,
+            Deployment.tenant_id == tenant_id,
+            Deployment.active.is_(True),
+        )
+        .order_by(Deployment.id)
+    )
+    if deployment is None:
+        return {}
+    now = utcnow()
+    rows: list[dict[str, object]] = []
+    placed: dict[str, tuple[str, str]] = {}
+    for class_id, placement, grade in placements:
+        unit, title = unit_for_grade(grade)
+        link_id = str(uuid.uuid4())
+        rows.append(
+            {
+                "id": link_id,
+                "tenant_id": tenant_id,
+                "deployment_pk": deployment.id,
+                "class_sourced_id": class_id,
+                "placement": placement,
+                "title": title,
+                "custom": {"unit": unit},
+                "created_at": now,
+            }
+        )
+        placed[placement] = (link_id, title)
+    for chunk in range(0, len(rows), 5000):
+        session.execute(insert(ResourceLink), rows[chunk : chunk + 5000])
+    return placed
 
 
 @dataclass(frozen=True)
@@ -84,7 +144,7 @@ def setup_demo_tool(container: Container, tenant_code: str) -> DemoTool:
             )
             for klass in homerooms:
                 grade = (klass.grades or "").split(",")[0].strip()
-                unit = _UNIT_BY_GRADE.get(grade, "mul-1")
+                unit, _ = unit_for_grade(grade)
                 launch.create_resource_link(
                     session,
                     tenant_id=deployment.tenant_id,

@@ -48,7 +48,6 @@ from tsunagu.lti.models import (
 )
 from tsunagu.lti.registry import deployment_for, platform_guid
 from tsunagu.lti.sealing import SealError, open_json, seal_json
-from tsunagu.lti.statements import launched_statement
 from tsunagu.machine_credentials import keyed_hash, utcnow
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
 from tsunagu.settings import Settings
@@ -217,6 +216,29 @@ def create_resource_link(
     session.add(link)
     session.flush()
     return link
+
+
+def unplace_resource_link(
+    session: Session, tenant_id: int, resource_link_id: str, placement: str
+) -> bool:
+    """Take a link off a placement (a teacher removes it from a period). The link itself stays:
+    its launches, line items and scores keep pointing at it. False if it was not placed there."""
+    link = session.get(ResourceLink, resource_link_id)
+    if link is None or link.tenant_id != tenant_id or link.placement != placement:
+        return False
+    link.placement = None
+    session.flush()
+    return True
+
+
+def unplace_all(session: Session, tenant_id: int, placement: str) -> int:
+    """Take every link off a placement (its period was cleared); how many were."""
+    result = session.execute(
+        update(ResourceLink)
+        .where(ResourceLink.tenant_id == tenant_id, ResourceLink.placement == placement)
+        .values(placement=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- who may launch what ----------------------------------------------------------------------
@@ -633,17 +655,23 @@ def authorize(
 def _launch_statement(
     container: Container, principal: Principal, claims: dict[str, Any], tool_name: str
 ) -> dict[str, Any]:
+    """LMS profile ``launched`` (the typed builder of :mod:`tsunagu.lrs.portal_statements`):
+    the link is the activity, the tool its description, the class its grouping."""
+    from tsunagu.lrs import portal_statements as xapi
+
     link = claims[v.CLAIM_RESOURCE_LINK]
     context = claims[v.CLAIM_CONTEXT]
-    return launched_statement(
-        base_url=container.settings.base_url,
-        platform=container.settings.lti_platform_name,
-        user_master_identifier=principal.user_master_identifier,
-        resource_link_id=link["id"],
-        title=link.get("title") or tool_name,
-        tool_name=tool_name,
-        class_sourced_id=context["id"],
-        class_title=context.get("title") or context["id"],
+    base = container.settings.base_url
+    activity = xapi.PortalActivity(
+        id=f"{base}/lti/resource-links/{link['id']}",
+        name_ja=link.get("title") or tool_name,
+        description_ja=tool_name,
+    )
+    return xapi.launched(
+        container.settings,
+        principal.user_master_identifier,
+        activity,
+        grouping=f"{base}/classes/{context['id']}",
     )
 
 

@@ -441,3 +441,26 @@ def reject_tool(session: Session, client_id: str) -> ToolInfo:
     tool.status = TOOL_REJECTED
     session.flush()
     return tool_info(session, tool)
+
+
+def undeploy_tool(session: Session, client_id: str, tenant_id: int, deployment_id: str) -> bool:
+    """Deactivate one deployment of a tenant (launches through it stop; links stay for history).
+
+    The row is kept (inactive) rather than deleted so resource links placed through it, their
+    grades and statements keep their meaning; deploying again reactivates it. Returns False when
+    it was already inactive.
+    """
+    tool = get_tool(session, client_id, active_only=False)
+    row = session.scalar(
+        select(Deployment).where(
+            Deployment.tool_id == tool.id,
+            Deployment.tenant_id == tenant_id,
+            Deployment.deployment_id == deployment_id,
+        )
+    )
+    if row is None:
+        raise RegistryError(f"The tool {client_id} has no deployment {deployment_id} here.")
+    was_active = row.active
+    row.active = False
+    session.flush()
+    return was_active

@@ -23,7 +23,7 @@ from tsunagu.lti import vocabulary as v
 from tsunagu.lti.launch import context_base
 from tsunagu.lti.models import Deployment, LineItem, ResourceLink, Result, Tool
 from tsunagu.lti.registry import deployment_for
-from tsunagu.lti.statements import score_statement
+from tsunagu.lti.statements import score_statement, scored_statement
 from tsunagu.lti.tokens import ToolPrincipal
 from tsunagu.machine_credentials import as_utc, utcnow
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
@@ -422,22 +422,34 @@ def post_score(
         label = item.label
         class_title = ctx.klass.title
         tenant_id = ctx.tenant_id
-    statement = score_statement(
-        base_url=container.settings.base_url,
-        platform=container.settings.lti_platform_name,
-        user_master_identifier=user_id,
-        line_item_id=item_id,
-        label=label,
-        class_sourced_id=class_id,
-        class_title=class_title,
-        activity_progress=activity,
-        # A score that is not final (Pending, PendingManual, Failed) is no score yet: the
-        # Assessment profile references manually graded items only once graded.
-        score_given=float(given) if given is not None and grading == "FullyGraded" else None,
-        score_maximum=float(maximum) if maximum is not None else None,
-        comment=comment,
-        when=timestamp,
-    )
+    # A score that is not final (Pending, PendingManual, Failed) is no score yet: the
+    # Assessment profile references manually graded items only once graded.
+    final = given is not None and grading == "FullyGraded"
+    if final and given is not None and maximum and activity in ("Completed", "Submitted"):
+        statement = scored_statement(
+            container.settings,
+            user_id,
+            f"{container.settings.base_url}/lti/lineitems/{item_id}",
+            label,
+            float(given),
+            float(maximum),
+            timestamp,
+        )
+    else:
+        statement = score_statement(
+            base_url=container.settings.base_url,
+            platform=container.settings.lti_platform_name,
+            user_master_identifier=user_id,
+            line_item_id=item_id,
+            label=label,
+            class_sourced_id=class_id,
+            class_title=class_title,
+            activity_progress=activity,
+            score_given=float(given) if final and given is not None else None,
+            score_maximum=float(maximum) if maximum is not None else None,
+            comment=comment,
+            when=timestamp,
+        )
     from tsunagu.lrs.service import LrsError, record_statement
 
     try:

@@ -1,15 +1,20 @@
 """xAPI statements the LTI domain records in the LRS (in-process API).
 
-Built here in small functions so they can switch to the typed builders of
-``tsunagu.lrs.portal_statements`` once that module is on this branch. Actors are accounts keyed by
-the userMasterIdentifier UUID at the portal's base URL (eportal-standard.md §5, xapi-notes.md §1.5).
+Launches and final scores use the typed builders of :mod:`tsunagu.lrs.portal_statements` (the
+launch in :mod:`tsunagu.lti.launch`, scores through :func:`scored_statement`); what those have no
+builder for (an unfinished attempt, a completion without a final score) is built here. Actors are
+accounts keyed by the userMasterIdentifier UUID at the portal's base URL (eportal-standard.md §5,
+xapi-notes.md §1.5).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tsunagu.settings import Settings
 
 LMS_PROFILE = "https://w3id.org/japan-xapi/profiles/lms"
 ASSESSMENT_PROFILE = "https://w3id.org/japan-xapi/profiles/assessment"
@@ -48,35 +53,26 @@ def _context(
     }
 
 
-def launched_statement(
-    *,
-    base_url: str,
-    platform: str,
-    user_master_identifier: str,
-    resource_link_id: str,
-    title: str,
-    tool_name: str,
-    class_sourced_id: str,
-    class_title: str,
-    when: datetime | None = None,
+def scored_statement(
+    settings: Settings,
+    learner: str,
+    activity_id: str,
+    label: str,
+    given: float,
+    maximum: float,
+    when: datetime,
 ) -> dict[str, Any]:
-    """LMS profile ``launched``: a learner (or teacher) opened a tool's content from the portal."""
-    return {
-        "id": str(uuid.uuid4()),
-        "timestamp": (when or datetime.now(UTC)).isoformat(),
-        "actor": _actor(base_url, user_master_identifier),
-        "verb": {"id": LAUNCHED, "display": {"en": "launched", "ja-JP": "開始した"}},
-        "object": {
-            "objectType": "Activity",
-            "id": f"{base_url}/lti/resource-links/{resource_link_id}",
-            "definition": {
-                "type": LINK_TYPE,
-                "name": {"ja-JP": title},
-                "description": {"ja-JP": tool_name},
-            },
-        },
-        "context": _context(base_url, platform, LMS_PROFILE, class_sourced_id, class_title),
-    }
+    """A final AGS score as an Assessment-profile ``completed`` (the LRS's typed builder).
+
+    AGS allows extra credit (``scoreGiven`` above ``scoreMaximum``, AGS §3.4.5); xAPI wants
+    ``raw`` within [min, max] (xAPI 1.0.3 §4.1.4.1), so the maximum reported is then the score
+    given itself (scaled 1.0), never a clipped score."""
+    from tsunagu.lrs import portal_statements as xapi
+
+    activity = xapi.PortalActivity(id=activity_id, name_ja=label, type=ASSESSMENT_TYPE)
+    return xapi.scored(
+        settings, learner, activity, raw=given, maximum=max(maximum, given), when=when
+    )
 
 
 def score_statement(

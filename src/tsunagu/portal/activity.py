@@ -85,6 +85,12 @@ def _name(definition: Any) -> str:
     return ""
 
 
+def _description(definition: Any) -> str:
+    if not isinstance(definition, dict):
+        return ""
+    return _name({"name": definition.get("description")})
+
+
 def _score(result: Any) -> str:
     score = result.get("score") if isinstance(result, dict) else None
     if not isinstance(score, dict):
@@ -114,7 +120,8 @@ def describe(statement: dict[str, Any], zone: tzinfo, actor_name: str = "") -> A
         when=when,
         verb_label=VERB_LABELS.get(verb_key, OTHER_VERB),
         object_name=_name(target.get("definition")) or str(target.get("id", "")),
-        tool=str(context.get("platform") or ""),
+        # LTI launches name the tool in the activity's description; the platform is the portal.
+        tool=_description(target.get("definition")) or str(context.get("platform") or ""),
         subject=_first(context_ext.get(EXT + "subject") or target_ext.get(EXT + "subject")),
         unit=_first(context_ext.get(EXT + "unit") or target_ext.get(EXT + "unit")),
         score=_score(statement.get("result")),

@@ -1,22 +1,15 @@
 """What the portal needs from LTI, one function per need: the seam where ``tsunagu.lti`` plugs in.
 
-FIRST VERSION (before the LTI domain is merged): materials are read from the portal's own
-timetable tables, launches are a stand-in page that records the launch in the LRS, and deep
-linking falls back to a form where the teacher names a resource link. The coordinator rewires:
+The learner home, the period editor and the launch all go through this module:
 
-- :func:`placed_materials` → ``lti.resource_links_for(session, tenant_id, class_sourced_id,
-  placement=placement_of(slot_id))`` (keep the ``Material`` shape);
-- :func:`class_tools` → the tools deployed for the class's school (``lti`` registry);
-- :func:`launch` → ``lti.start_launch(principal, resource_link_id)`` (LTI records the launch
-  statement itself; drop :func:`tsunagu.portal.statements.launched` then);
-- :func:`deep_linking_tools` → the deployments offering Deep Linking to the class's school, and
-  :func:`start_deep_linking` (called by ``GET /teach/slots/{slot}/deep-link/{deployment}``) →
-  ``lti.start_deep_linking(principal, deployment, class_sourced_id, placement="timetable:<slot
-  id>")``. Where LTI stores the returned items, it should also record the LMS-profile
-  ``shared`` statement (the manual form does it with :mod:`tsunagu.portal.statements`).
-
-The learner home, the period editor and the launch check all go through this module, so these
-functions are the only places to change.
+- :func:`placed_materials`: the resource links LTI holds for a period, found by their opaque
+  placement ``timetable:<slot id>`` (``lti.launch.resource_links_for``);
+- :func:`class_tools`: the tools deployed to the class's school or board;
+- :func:`launch_target`: the tool's login initiation URL for a resource-link launch
+  (``lti.launch.start_launch``; LTI records the LMS ``launched`` statement when it answers);
+- :func:`deep_linking_tools` / :func:`start_deep_linking`: a teacher picks content in a tool
+  (LTI Deep Linking 2.0); the items the tool returns become resource links with the period's
+  placement, and LTI records the teacher's LMS ``shared`` statement for each.
 """
 
 from __future__ import annotations
@@ -24,17 +17,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.responses import Response
 
 from tsunagu.container import Container
 from tsunagu.identity.principal import Principal
-from tsunagu.timetable import service as timetable
+from tsunagu.lti import launch as lti
+from tsunagu.lti.models import TOOL_ACTIVE, Deployment, ResourceLink
+from tsunagu.lti.models import Tool as LtiTool
+from tsunagu.roster.models import Class
 from tsunagu.timetable.service import Material, Slot
 
 
 @dataclass(frozen=True)
 class Tool:
+    """A tile on the learner home: a tool of the class, opened at the class's first link to it
+    (``launch_url`` is empty when no link of the tool is placed in the class yet)."""
+
     name: str
     launch_url: str
 
@@ -43,16 +42,16 @@ class Tool:
 class DeepLinkingTool:
     """A tool a teacher can pick materials from (LTI Deep Linking 2.0 §2)."""
 
-    deployment_id: str
+    client_id: str
     name: str
 
 
-@dataclass(frozen=True)
-class Launched:
-    """Where the launch went (the stand-in shows it; LTI answers with its own auto-post form)."""
+class LaunchRefusedError(Exception):
+    """The link cannot be opened by this person (pages answer with ``status``)."""
 
-    slot: Slot
-    material: Material
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def launch_url(resource_link_id: str) -> str:
@@ -60,57 +59,120 @@ def launch_url(resource_link_id: str) -> str:
     return f"/launch/{quote(resource_link_id, safe='')}"
 
 
+def _material(link: lti.ResourceLinkInfo) -> Material:
+    return Material(0, link.id, link.title, link.tool_name)
+
+
 def placed_materials(
     session: Session, tenant_id: int, class_sourced_id: str, slots: list[Slot]
 ) -> dict[int, tuple[Material, ...]]:
-    """The materials on each of these periods (slot id → materials, in teacher's order)."""
-    return {slot.id: slot.materials for slot in slots}
+    """The materials on each of these periods (slot id → materials, oldest first)."""
+    if not slots:
+        return {}
+    by_placement = {slot.placement: slot.id for slot in slots}
+    placed: dict[int, list[Material]] = {}
+    # One query for the class, not one per period: the home is the launch morning's hot path.
+    for link in lti.resource_links_for(session, tenant_id, class_sourced_id):
+        slot_id = by_placement.get(link.placement or "")
+        if slot_id is not None:
+            placed.setdefault(slot_id, []).append(_material(link))
+    return {slot_id: tuple(items) for slot_id, items in placed.items()}
+
+
+def _deployed_tools(session: Session, tenant_id: int, class_sourced_id: str) -> list[LtiTool]:
+    klass = session.get(Class, (tenant_id, class_sourced_id))
+    if klass is None:
+        return []
+    rows = session.scalars(
+        select(LtiTool)
+        .join(Deployment, Deployment.tool_id == LtiTool.id)
+        .where(
+            Deployment.tenant_id == tenant_id,
+            Deployment.active.is_(True),
+            LtiTool.status == TOOL_ACTIVE,
+            (Deployment.school_sourced_id.is_(None))
+            | (Deployment.school_sourced_id == klass.school_sourced_id),
+        )
+        .order_by(LtiTool.name, LtiTool.id)
+    )
+    return list(dict.fromkeys(rows))
 
 
 def class_tools(
     session: Session, tenant_id: int, class_sourced_id: str, week: dict[tuple[int, int], Slot]
 ) -> list[Tool]:
-    """The tools of a class, one tile each. First version: the tools its timetable uses."""
-    seen: dict[str, Tool] = {}
+    """The tools deployed to the class's school or board, one tile each, opened at the first
+    material of theirs on the week (``week`` as :func:`placed_materials` filled it in: no second
+    read of the class's links on the home's hot path)."""
+    first_link: dict[str, str] = {}
     for key in sorted(week):
         for material in week[key].materials:
-            name = material.tool_name or material.title
-            seen.setdefault(name, Tool(name, launch_url(material.resource_link_id)))
-    return sorted(seen.values(), key=lambda t: t.name)
+            first_link.setdefault(material.tool_name, material.resource_link_id)
+    return [
+        Tool(tool.name, launch_url(first_link[tool.name]) if tool.name in first_link else "")
+        for tool in _deployed_tools(session, tenant_id, class_sourced_id)
+    ]
 
 
-def find_launchable(
-    session: Session, principal: Principal, resource_link_id: str
-) -> Launched | None:
-    """The material if it is placed on one of the learner's (or teacher's) classes."""
+def launch_target(container: Container, principal: Principal, resource_link_id: str) -> str:
+    """Where to send the browser to open a link: the tool's OIDC login initiation URL.
+
+    Only links of the person's own classes open from the portal; any other link is "not found"
+    (a learner learns nothing about other classes' materials)."""
     classes = principal.classes_attended() | principal.classes_taught()
-    found = timetable.find_material(session, principal.tenant_id, classes, resource_link_id)
-    return Launched(*found) if found else None
-
-
-def launch(container: Container, principal: Principal, launched: Launched) -> None:
-    """Stand-in for ``lti.start_launch``: records the launch so it shows in recent activity."""
-    from tsunagu.portal import statements
-
-    statements.launched(container, principal, launched.slot, launched.material)
+    try:
+        with container.database.session() as session:
+            info = session.get(ResourceLink, resource_link_id)
+            if (
+                info is None
+                or info.tenant_id != principal.tenant_id
+                or info.class_sourced_id not in classes
+            ):
+                raise LaunchRefusedError("この教材は開けません。", 404)
+        return lti.start_launch(container, principal, resource_link_id)
+    except lti.LaunchError as exc:
+        raise LaunchRefusedError(str(exc), 404 if exc.status == 403 else exc.status) from exc
 
 
 def deep_linking_tools(
     session: Session, principal: Principal, class_sourced_id: str
 ) -> list[DeepLinkingTool]:
-    """Tools offering Deep Linking to this class. First version: none (manual form instead)."""
-    return []
+    """Tools offering Deep Linking to this class (deployed, with a deep linking URL)."""
+    return [
+        DeepLinkingTool(tool.client_id, tool.name)
+        for tool in _deployed_tools(session, principal.tenant_id, class_sourced_id)
+        if tool.deep_linking_url
+    ]
 
 
 def start_deep_linking(
     container: Container,
     principal: Principal,
-    deployment_id: str,
+    client_id: str,
     class_sourced_id: str,
     placement: str,
-) -> Response | None:
-    """The response that sends the teacher to the tool's Deep Linking picker, or None if the
-    deployment is unknown. First version: None. Wired: ``lti.start_deep_linking(principal,
-    deployment, class_sourced_id, placement=placement)``; the items the tool returns become
-    resource links with that placement, which :func:`placed_materials` then lists."""
-    return None
+    return_url: str,
+) -> str:
+    """The tool's login initiation URL for a Deep Linking request for this period
+    (``return_url``: where the page after the tool's answer leads back to)."""
+    try:
+        return lti.start_deep_linking(
+            container,
+            principal,
+            client_id,
+            class_sourced_id,
+            placement,
+            return_url=return_url,
+        )
+    except lti.LaunchError as exc:
+        raise LaunchRefusedError(str(exc), exc.status) from exc
+
+
+def unplace(session: Session, principal: Principal, slot: Slot, resource_link_id: str) -> bool:
+    """Take a link off a period (the caller has checked the teacher may edit it)."""
+    return lti.unplace_resource_link(session, principal.tenant_id, resource_link_id, slot.placement)
+
+
+def unplace_all(session: Session, principal: Principal, slot: Slot) -> int:
+    """Take every link off a period being cleared (the caller has checked the permission)."""
+    return lti.unplace_all(session, principal.tenant_id, slot.placement)

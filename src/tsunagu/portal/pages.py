@@ -2,7 +2,7 @@
 
 Thin handlers: parse the form, call a service, render a template. Every page needs a signed-in
 principal (``require_principal``); what each may see and do is decided in
-:mod:`tsunagu.timetable.policy`. Forms work without JavaScript; with htmx the timetable editor
+:mod:`tsunagu.identity.policy`. Forms work without JavaScript; with htmx the timetable editor
 opens a period beside the grid and saves in place (``HX-Request`` answers a fragment, the grid
 cell is swapped out of band), and the roster import shows its progress while it runs.
 """
@@ -17,13 +17,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from tsunagu.container import Container
 from tsunagu.http import get_container
+from tsunagu.identity import policy
+from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.identity.web import require_principal
 from tsunagu.portal import activity, materials
 from tsunagu.portal import roster_upload as uploads
 from tsunagu.portal import service as portal
 from tsunagu.portal.activity import N_
-from tsunagu.timetable import policy
 from tsunagu.timetable import service as timetable
 from tsunagu.web.templating import render
 
@@ -82,6 +83,11 @@ def page(
     return render(request, name, full, status_code)
 
 
+def _ref(principal: Principal, klass: timetable.ClassInfo) -> ClassRef:
+    """A class read in the principal's tenant, as the policy module asks about it."""
+    return ClassRef(principal.tenant_id, klass.sourced_id, klass.school_sourced_id)
+
+
 def _is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -123,16 +129,14 @@ def study_record(request: Request, container: ContainerDep, principal: Principal
     return page(request, principal, "portal/record.html", {"days": days})
 
 
-@router.get("/launch/{resource_link_id}", response_class=HTMLResponse)
-def launch(
-    resource_link_id: str, request: Request, container: ContainerDep, principal: PrincipalDep
-) -> Response:
-    with container.database.session() as session:
-        found = materials.find_launchable(session, principal, resource_link_id)
-    if found is None:
-        raise HTTPException(status_code=404, detail="この教材は開けません。")
-    materials.launch(container, principal, found)
-    return page(request, principal, "portal/launch.html", {"launched": found})
+@router.get("/launch/{resource_link_id}")
+def launch(resource_link_id: str, container: ContainerDep, principal: PrincipalDep) -> Response:
+    """Open a material: off to the tool's OIDC login (LTI 1.3); LTI records the launch."""
+    try:
+        target = materials.launch_target(container, principal, resource_link_id)
+    except materials.LaunchRefusedError as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from exc
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 # --- teachers ------------------------------------------------------------------------------
@@ -179,7 +183,7 @@ def _editor_context(
         "week": week,
         "weekdays": range(1, 7),
         "periods": range(1, 7),
-        "can_edit": policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id),
+        "can_edit": policy.can_edit_timetable(principal, _ref(principal, klass)),
     }
 
 
@@ -263,9 +267,14 @@ def save_slot(
 ) -> Response:
     try:
         with container.database.transaction() as session:
+            before = timetable.week(session, principal.tenant_id, class_id).get((weekday, period))
             slot = timetable.save_slot(
                 session, principal, class_id, weekday, period, subject, unit_title, now=_now()
             )
+            if slot is None and before is not None:
+                # A cleared period takes its materials with it: a later period must never
+                # inherit links placed on this one.
+                materials.unplace_all(session, principal, before)
     except timetable.InvalidInputError as exc:
         values = {"subject": subject, "unit_title": unit_title}
         return _slot_editor(
@@ -281,68 +290,41 @@ def save_slot(
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/teach/slots/{slot_id}/materials", response_class=HTMLResponse)
-def place_material(
-    slot_id: int,
-    request: Request,
-    container: ContainerDep,
-    principal: PrincipalDep,
-    resource_link_id: Annotated[str, Form()] = "",
-    title: Annotated[str, Form()] = "",
-    tool_name: Annotated[str, Form()] = "",
-) -> Response:
-    try:
-        with container.database.transaction() as session:
-            material = timetable.place_material(
-                session, principal, slot_id, resource_link_id, title, tool_name, now=_now()
-            )
-            slot = timetable.get_slot(session, principal.tenant_id, slot_id)
-            assert slot is not None
-            klass = timetable.get_class(session, principal.tenant_id, slot.class_sourced_id)
-            assert klass is not None
-    except timetable.InvalidInputError as exc:
-        raise HTTPException(status_code=400, detail=f"{exc.field}: {exc}") from exc
-    except timetable.TimetableError as exc:
-        raise _fail(exc) from exc
-    # LMS profile: assigning a material to a class is a `shared` statement by the teacher.
-    from tsunagu.portal import statements
-
-    statements.material_shared(container, principal, klass, slot, material)
-    if _is_htmx(request):
-        return _slot_editor(
-            request, container, principal, slot.class_sourced_id, slot.weekday, slot.period,
-            saved=True,
-        )  # fmt: skip
-    return RedirectResponse(
-        f"/teach/classes/{slot.class_sourced_id}/timetable/{slot.weekday}/{slot.period}?saved=1",
-        status_code=303,
-    )
-
-
-@router.post("/teach/materials/{material_id}/delete")
+@router.post("/teach/slots/{slot_id}/materials/{resource_link_id}/delete")
 def remove_material(
-    material_id: int,
+    slot_id: int,
+    resource_link_id: str,
     request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
-    back: Annotated[str, Form()] = "/teach",
 ) -> Response:
+    """Take a material off a period (the resource link stays, with its launches and scores)."""
     with container.database.transaction() as session:
+        slot = timetable.get_slot(session, principal.tenant_id, slot_id)
+        if slot is None:
+            raise HTTPException(status_code=404, detail="見つかりません。")
         try:
-            slot = timetable.remove_material(session, principal, material_id)
+            klass = portal.viewable_class(session, principal, slot.class_sourced_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
+        if not policy.can_edit_timetable(principal, _ref(principal, klass)):
+            raise HTTPException(status_code=403, detail="この操作はできません。")
+        if not materials.unplace(session, principal, slot, resource_link_id):
+            raise HTTPException(status_code=404, detail="見つかりません。")
     if _is_htmx(request):
         return _slot_editor(
             request, container, principal, slot.class_sourced_id, slot.weekday, slot.period
         )
-    return RedirectResponse(back if back.startswith("/teach/") else "/teach", status_code=303)
+    return RedirectResponse(
+        f"/teach/classes/{slot.class_sourced_id}/timetable/{slot.weekday}/{slot.period}",
+        status_code=303,
+    )
 
 
-@router.get("/teach/slots/{slot_id}/deep-link/{deployment_id}")
+@router.get("/teach/slots/{slot_id}/deep-link/{client_id}")
 def deep_link(
     slot_id: int,
-    deployment_id: str,
+    client_id: str,
     request: Request,
     container: ContainerDep,
     principal: PrincipalDep,
@@ -356,14 +338,16 @@ def deep_link(
             klass = portal.viewable_class(session, principal, slot.class_sourced_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
-        if not policy.can_edit_timetable(principal, klass.sourced_id, klass.school_sourced_id):
+        if not policy.can_edit_timetable(principal, _ref(principal, klass)):
             raise HTTPException(status_code=403, detail="この操作はできません。")
-    started = materials.start_deep_linking(
-        container, principal, deployment_id, klass.sourced_id, slot.placement
-    )
-    if started is None:
-        raise HTTPException(status_code=404, detail="このツールは使えません。")
-    return started
+    back = f"/teach/classes/{klass.sourced_id}/timetable/{slot.weekday}/{slot.period}"
+    try:
+        target = materials.start_deep_linking(
+            container, principal, client_id, klass.sourced_id, slot.placement, back
+        )
+    except materials.LaunchRefusedError as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from exc
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/teach/classes/{class_id}/activity", response_class=HTMLResponse)
@@ -485,11 +469,12 @@ def delete_notice(notice_id: int, container: ContainerDep, principal: PrincipalD
 def admin_home(request: Request, principal: PrincipalDep) -> Response:
     if not policy.can_open_admin(principal):
         raise HTTPException(status_code=403, detail="管理者のページです。")
-    return page(request, principal, "portal/admin.html")
+    board_admin = policy.can_administer_tenant(principal, principal.tenant_id)
+    return page(request, principal, "portal/admin.html", {"board_admin": board_admin})
 
 
 def _roster_admin(principal: Principal) -> None:
-    if not policy.can_import_roster(principal):
+    if not policy.can_import_roster(principal, principal.tenant_id):
         raise HTTPException(
             status_code=403, detail="名簿の取り込みは教育委員会の管理者が行います。"
         )
@@ -556,7 +541,7 @@ def roster_problem_report(token: str, container: ContainerDep, principal: Princi
 
 @router.get("/admin/integrations", response_class=HTMLResponse)
 def integrations(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
-    if not policy.can_view_integrations(principal):
+    if not policy.can_view_integrations(principal, principal.tenant_id):
         raise HTTPException(status_code=403, detail="管理者のページです。")
     from tsunagu.lrs.credentials import list_credentials
     from tsunagu.oauth.service import list_clients

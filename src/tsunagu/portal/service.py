@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from tsunagu.identity import policy
+from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import Principal
 from tsunagu.portal import activity, materials
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
 from tsunagu.settings import Settings
-from tsunagu.timetable import policy
 from tsunagu.timetable import service as timetable
 from tsunagu.timetable.service import ClassInfo, NoticeView, Slot
 
@@ -167,7 +168,9 @@ def staff_classes(session: Session, principal: Principal) -> list[ClassInfo]:
     """Classes a staff member works with: the ones they teach, and their schools' if admin."""
     ids = set(principal.classes_taught())
     admin_schools = [
-        s for s in principal.school_sourced_ids if policy.administers_school(principal, s)
+        s
+        for s in principal.school_sourced_ids
+        if policy.can_administer_school(principal, principal.tenant_id, s)
     ]
     if admin_schools:
         ids |= set(
@@ -188,7 +191,9 @@ def viewable_class(session: Session, principal: Principal, class_sourced_id: str
     found = timetable.get_class(session, principal.tenant_id, class_sourced_id)
     if found is None:
         raise timetable.NotFoundError(class_sourced_id)
-    if not policy.can_view_class(principal, found.sourced_id, found.school_sourced_id):
+    # Teachers' view of a class (roster, timetable, activity): its teachers and administrators.
+    klass = ClassRef(principal.tenant_id, found.sourced_id, found.school_sourced_id)
+    if not policy.can_view_class_roster(principal, klass):
         raise timetable.PermissionDeniedError(class_sourced_id)
     return found
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from tsunagu.identity import policy
+from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import Principal
 from tsunagu.roster.models import ACTIVE, Class, Org
-from tsunagu.timetable import policy
-from tsunagu.timetable.models import Notice, TimetableMaterial, TimetableSlot
+from tsunagu.timetable.models import Notice, TimetableSlot
 
 WEEKDAYS = range(1, 7)  # Monday … Saturday (土曜授業 exists)
 MAX_PERIOD = 8
@@ -171,7 +172,9 @@ def _class_for_edit(session: Session, principal: Principal, class_sourced_id: st
     found = get_class(session, principal.tenant_id, class_sourced_id)
     if found is None:
         raise NotFoundError(class_sourced_id)
-    if not policy.can_edit_timetable(principal, found.sourced_id, found.school_sourced_id):
+    # get_class read it in the principal's tenant.
+    klass = ClassRef(principal.tenant_id, found.sourced_id, found.school_sourced_id)
+    if not policy.can_edit_timetable(principal, klass):
         raise PermissionDeniedError(class_sourced_id)
     return found
 
@@ -187,15 +190,13 @@ def _slot_view(slot: TimetableSlot) -> Slot:
         period=slot.period,
         subject=slot.subject,
         unit_title=slot.unit_title,
-        materials=tuple(
-            Material(m.id, m.resource_link_id, m.title, m.tool_name) for m in slot.materials
-        ),
+        materials=(),
     )
 
 
 def _slots(session: Session, *where: Any) -> list[Slot]:
-    """Slots and their materials in two plain queries (the learner home's hot path: no ORM
-    identity map or collection loading, which cost more than the queries themselves)."""
+    """Slots in one plain query (the learner home's hot path: no ORM identity map or
+    collection loading, which cost more than the query itself)."""
     t = TimetableSlot
     rows = session.execute(
         select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title)
@@ -204,15 +205,9 @@ def _slots(session: Session, *where: Any) -> list[Slot]:
     ).all()
     if not rows:
         return []
-    m = TimetableMaterial
-    placed: dict[int, list[Material]] = {}
-    for row in session.execute(
-        select(m.slot_id, m.id, m.resource_link_id, m.title, m.tool_name)
-        .where(m.slot_id.in_([r[0] for r in rows]))
-        .order_by(m.slot_id, m.position, m.id)
-    ):
-        placed.setdefault(row[0], []).append(Material(row[1], row[2], row[3], row[4]))
-    return [Slot(r[0], r[1], r[2], r[3], r[4], r[5], tuple(placed.get(r[0], ()))) for r in rows]
+    # Materials are LTI resource links placed on the period: the portal adds them
+    # (tsunagu.portal.materials.placed_materials).
+    return [Slot(r[0], r[1], r[2], r[3], r[4], r[5], ()) for r in rows]
 
 
 def week(session: Session, tenant_id: int, class_sourced_id: str) -> dict[tuple[int, int], Slot]:
@@ -261,7 +256,8 @@ def save_slot(
     *,
     now: datetime,
 ) -> Slot | None:
-    """Set one period of the week; an empty subject clears the period (and its materials)."""
+    """Set one period of the week; an empty subject clears the period (the caller takes the
+    materials placed on it off too: they are LTI resource links, see tsunagu.portal.materials)."""
     _class_for_edit(session, principal, class_sourced_id)
     if weekday not in WEEKDAYS:
         raise InvalidInputError("weekday", N_("曜日は月〜土から選んでください。"))
@@ -307,68 +303,6 @@ def _slot_for_edit(session: Session, principal: Principal, slot_id: int) -> Time
         raise NotFoundError(str(slot_id))
     _class_for_edit(session, principal, slot.class_sourced_id)
     return slot
-
-
-def place_material(
-    session: Session,
-    principal: Principal,
-    slot_id: int,
-    resource_link_id: str,
-    title: str,
-    tool_name: str = "",
-    *,
-    now: datetime,
-) -> Material:
-    """Place a resource link (from Deep Linking) on a period of the class's timetable."""
-    slot = _slot_for_edit(session, principal, slot_id)
-    link = _clean(resource_link_id, "resource_link_id", 255, required=True)
-    material = TimetableMaterial(
-        resource_link_id=link,
-        title=_clean(title, "title", MAX_TITLE, required=True),
-        tool_name=_clean(tool_name, "tool_name", 80),
-        position=len(slot.materials),
-    )
-    slot.materials.append(material)
-    slot.updated_at = now
-    slot.updated_by = principal.user_sourced_id
-    session.flush()
-    return Material(material.id, material.resource_link_id, material.title, material.tool_name)
-
-
-def remove_material(session: Session, principal: Principal, material_id: int) -> Slot:
-    """Take a material off its period; returns the period as it is now."""
-    material = session.get(TimetableMaterial, material_id)
-    if material is None:
-        raise NotFoundError(str(material_id))
-    slot = _slot_for_edit(session, principal, material.slot_id)
-    slot_id = slot.id
-    session.execute(delete(TimetableMaterial).where(TimetableMaterial.id == material_id))
-    session.expire(slot)
-    found = get_slot(session, principal.tenant_id, slot_id)
-    assert found is not None
-    return found
-
-
-def find_material(
-    session: Session, tenant_id: int, class_ids: Iterable[str], resource_link_id: str
-) -> tuple[Slot, Material] | None:
-    """Where a resource link sits on one of these classes' timetables (to launch it)."""
-    rows = session.execute(
-        select(TimetableSlot, TimetableMaterial)
-        .join(TimetableMaterial, TimetableMaterial.slot_id == TimetableSlot.id)
-        .where(
-            TimetableSlot.tenant_id == tenant_id,
-            TimetableSlot.class_sourced_id.in_(sorted(set(class_ids))),
-            TimetableMaterial.resource_link_id == resource_link_id,
-        )
-        .limit(1)
-    ).first()
-    if rows is None:
-        return None
-    slot, material = rows
-    return _slot_view(slot), Material(
-        material.id, material.resource_link_id, material.title, material.tool_name
-    )
 
 
 # --- notices -------------------------------------------------------------------------------
@@ -424,7 +358,9 @@ def post_notice(
                 raise InvalidInputError("grade", N_("学年を選んでください。"))
         else:
             grade = None
-    if not policy.can_post_notice(principal, audience, school_sourced_id, class_sourced_id):
+    if not policy.can_post_notice(
+        principal, principal.tenant_id, audience, school_sourced_id, class_sourced_id
+    ):
         raise PermissionDeniedError(audience)
     if ends_on < starts_on:
         raise InvalidInputError("ends_on", N_("終わりの日は始まりの日より後にしてください。"))
@@ -481,7 +417,7 @@ def notices_for_learner(session: Session, principal: Principal, today: date) -> 
 def notices_for_staff(session: Session, principal: Principal, today: date) -> list[NoticeView]:
     """Current and coming notices of the schools where the person works."""
     where = [Notice.tenant_id == principal.tenant_id, Notice.ends_on >= today]
-    if not policy.is_board_admin(principal):
+    if not policy.is_tenant_admin(principal):
         schools = sorted(
             principal.school_sourced_ids | {m.school_sourced_id for m in principal.memberships}
         )
@@ -496,7 +432,8 @@ def delete_notice(session: Session, principal: Principal, notice_id: int) -> Non
     notice = session.get(Notice, notice_id)
     if notice is None or notice.tenant_id != principal.tenant_id:
         raise NotFoundError(str(notice_id))
-    own = notice.author_sourced_id == principal.user_sourced_id
-    if not own and not policy.administers_school(principal, notice.school_sourced_id):
+    if not policy.can_withdraw_notice(
+        principal, notice.tenant_id, notice.author_sourced_id, notice.school_sourced_id
+    ):
         raise PermissionDeniedError(str(notice_id))
     session.delete(notice)
