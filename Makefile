@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install assets browser messages run test lint bench lrs-conformance clean
+.PHONY: install assets browser messages run test lint bench lrs-bench lrs-conformance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ lint: install
 bench: install assets
 	$(BIN)/python bench/roster_import.py
 	$(BIN)/python bench/portal.py
+
+# xAPI LRS over HTTP on PostgreSQL up to 1 M statements (docs/lrs-benchmark.md); ARGS=--quick,
+# or a peer: ARGS="--peer-url http://127.0.0.1:8100/xapi --peer-auth bench:bench --peer-name ADL_LRS".
+lrs-bench: install
+	$(BIN)/python bench/lrs.py $(ARGS)
 
 # The ADL LRS conformance suite against a throwaway server: SUITE=a checkout of
 # adlnet/lrs-conformance-test-suite (not on npm), ARGS=more switches (docs/lrs-conformance.md).

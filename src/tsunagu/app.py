@@ -27,6 +27,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             raise RuntimeError(
                 "The database schema is missing or out of date: run 'tsunagu db upgrade'."
             )
+        from tsunagu.lrs.partitions import ensure_ahead_for
+
+        # Statement partitions for this month and the next ones (PostgreSQL; quick when they
+        # exist, and workers starting together take turns on an advisory lock).
+        ensure_ahead_for(serving.database, serving.settings.lrs_partition_months_ahead)
         yield
         serving.close()
 

@@ -41,6 +41,9 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, help="Worker processes (PostgreSQL deployments)."),
     reload: bool = typer.Option(False, help="Reload on code changes (development)."),
+    access_log: bool = typer.Option(
+        True, help="Log every request (off for benchmarks or behind a proxy that logs)."
+    ),
 ) -> None:
     """Serve the portal over HTTP."""
     import uvicorn
@@ -53,6 +56,7 @@ def serve(
         workers=workers,
         reload=reload,
         proxy_headers=True,
+        access_log=access_log,
     )
 
 

@@ -78,6 +78,15 @@ class Settings(BaseSettings):
             "(the ADL 1.0.3 suite wants 1.0.3 here, the 2.0.0 suite 2.0.0)."
         ),
     )
+    lrs_partition_months_ahead: int = Field(
+        default=3,
+        ge=0,
+        le=24,
+        description=(
+            "PostgreSQL: monthly statement partitions made ahead at startup and by "
+            "'tsunagu lrs partitions ensure' (the write path also makes a missing one)."
+        ),
+    )
     lrs_profile_namespace: Literal["japan-xapi", "xapi-japan-profiles"] = Field(
         default="japan-xapi",
         description=(

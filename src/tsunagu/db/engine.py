@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -29,6 +31,14 @@ def _begin_sqlite(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+#: A pooled connection idle longer than this is pinged before use (seconds).
+PING_AFTER_IDLE = 10.0
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
 class Database:
     """Owns one engine and hands out sessions. Built by the composition root, never at import."""
 
@@ -43,12 +53,31 @@ class Database:
         else:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
-            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _configure_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
+        else:
+            # Pessimistic disconnect handling, but only for connections that sat idle: a ping
+            # on every checkout (pool_pre_ping) is one more round trip per request, which under
+            # load is a measurable share of a short write (docs/lrs-benchmark.md). A connection
+            # used within the last PING_AFTER_IDLE seconds is alive for all practical purposes;
+            # should it still have died (server restart under load), SQLAlchemy invalidates the
+            # pool on the disconnect error and the next checkouts reconnect.
+            event.listen(self.engine, "checkin", _mark_idle)
+            event.listen(self.engine, "checkout", self._ping_if_idle)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _ping_if_idle(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            alive = self.engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any driver error: the pool replaces the connection
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("ping failed")
 
     @property
     def is_sqlite(self) -> bool:

@@ -187,7 +187,13 @@ class SessionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        handle = await to_thread.run_sync(self._open, _cookie(scope, self.cookie_name))
+        session_id = _cookie(scope, self.cookie_name)
+        if not session_id or len(session_id) > 100:
+            # No session to load (machine clients such as xAPI tools never send the cookie):
+            # answered here, without a worker-thread hop per request.
+            handle = BrowserSession(None, None)
+        else:
+            handle = await to_thread.run_sync(self._open, session_id)
         scope[SCOPE_KEY] = handle
         state = scope.setdefault("state", {})
         state["principal"] = handle.principal

@@ -1,9 +1,9 @@
 """``tsunagu lrs``: LRS credentials (HTTP Basic key/secret of one tenant), the Japan profile
-strict mode and the profile report."""
+strict mode, the profile report and the monthly statement partitions (PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
@@ -20,6 +20,10 @@ credentials_app = typer.Typer(
     help="Key/secret pairs for HTTP Basic on /xapi, one tenant each.", no_args_is_help=True
 )
 app.add_typer(credentials_app, name="credentials")
+partitions_app = typer.Typer(
+    help="Monthly partitions of stored statements (PostgreSQL).", no_args_is_help=True
+)
+app.add_typer(partitions_app, name="partitions")
 
 _SCOPE_HELP = "xAPI scope to grant (repeatable; default all): " + ", ".join(SCOPES) + "."
 
@@ -93,6 +97,65 @@ def revoke(
         emit_json(info.as_json())
     else:
         console.print(f"revoked LRS credential {info.key} ({info.name})")
+
+
+@partitions_app.command("ensure")
+def partitions_ensure(
+    ctx: typer.Context,
+    months_ahead: int | None = typer.Option(
+        None, "--months-ahead", min=0, max=120, help="Months after this one (default: setting)."
+    ),
+    since: str | None = typer.Option(
+        None, "--from", help="Also every month from this one (YYYY-MM), e.g. for a backfill."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create the missing monthly partitions (this month and the next ones); safe to repeat."""
+    from tsunagu.lrs import partitions
+
+    container = container_from(ctx)
+    ahead = (
+        months_ahead if months_ahead is not None else container.settings.lrs_partition_months_ahead
+    )
+    if not container.database.is_postgresql:
+        if as_json:
+            emit_json({"created": [], "partitioned": False})
+        else:
+            console.print("SQLite keeps statements in one table: nothing to do.")
+        return
+    created = partitions.ensure_ahead_for(container.database, ahead)
+    if since is not None:
+        try:
+            first = datetime.strptime(since, "%Y-%m").replace(tzinfo=UTC)
+        except ValueError:
+            fail(f"--from must be YYYY-MM, not {since!r}")
+        with container.database.engine.begin() as connection:
+            created += partitions.ensure(
+                connection, partitions.Month.of(first), partitions.Month.of(datetime.now(UTC))
+            )
+    if as_json:
+        emit_json({"created": created, "partitioned": True})
+        return
+    for name in created:
+        console.print(f"created {name}", highlight=False)
+    console.print(f"{len(created)} partition(s) created")
+
+
+@partitions_app.command("list")
+def partitions_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """The partitions with their bounds and (estimated) row counts."""
+    from tsunagu.lrs import partitions
+
+    container = container_from(ctx)
+    with container.database.engine.connect() as connection:
+        found = partitions.list_partitions(connection)
+    if as_json:
+        emit_json([{"name": p.name, "bounds": p.bounds, "rows": p.rows} for p in found])
+        return
+    table = Table("partition", "bounds", "rows (estimate)")
+    for p in found:
+        table.add_row(p.name, p.bounds, f"{p.rows:,}")
+    console.print(table)
 
 
 @app.command("strict-mode")

@@ -190,12 +190,25 @@ class CredentialVerifier:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, LrsPrincipal]] = {}
 
+    def _cache_key(self, user: str, secret: str) -> str:
+        return keyed_hash(
+            self._key, f"{user[:_MAX_CREDENTIAL_LENGTH]}:{secret[:_MAX_CREDENTIAL_LENGTH]}"
+        )
+
+    def cached(self, user: str, secret: str) -> LrsPrincipal | None:
+        """The principal if a live cache entry has it; no database (callable from the event
+        loop, so the common case costs no thread hand-off)."""
+        cache_key = self._cache_key(user, secret)
+        with self._lock:
+            hit = self._entries.get(cache_key)
+        if hit is not None and self._clock() < hit[0]:
+            return hit[1]
+        return None
+
     def verify(
         self, session_factory: Callable[[], Session], user: str, secret: str
     ) -> LrsPrincipal | None:
-        cache_key = keyed_hash(
-            self._key, f"{user[:_MAX_CREDENTIAL_LENGTH]}:{secret[:_MAX_CREDENTIAL_LENGTH]}"
-        )
+        cache_key = self._cache_key(user, secret)
         tick = self._clock()
         with self._lock:
             hit = self._entries.get(cache_key)

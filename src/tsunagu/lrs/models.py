@@ -5,6 +5,12 @@ statement query (xAPI 1.0.3 Part Three §2.1.3, IEEE 9274.1.1 §… "GET Stateme
 narrow index table keyed by ``(tenant_id, value, seq)`` instead of a JSON scan, so a filtered
 page is an index range read in ``seq`` order at any table size.
 
+On PostgreSQL ``lrs_statements`` is partitioned by month of ``stored`` (migration 0004,
+:mod:`tsunagu.lrs.partitions`); SQLite keeps one plain table with the same columns and indexes.
+A partitioned table's unique keys must contain the partition key, so "one statement per
+``(tenant, id)``" is enforced by :class:`StatementId`, a narrow unpartitioned table every store
+inserts into in the same transaction (and which answers the immutability and voiding checks).
+
 The index tables carry no foreign key to ``lrs_statements``: statements are immutable and never
 deleted through the API, and the per-row check would slow batch inserts (the roster tables made
 the same choice).
@@ -24,9 +30,11 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -52,16 +60,29 @@ class LrsCredential(MachineCredential, Base):
 
 
 class Statement(Base):
-    """One stored statement. ``seq`` orders ``stored`` and is the keyset of ``more`` links."""
+    """One stored statement. ``seq`` orders ``stored`` and is the keyset of ``more`` links.
+
+    The primary key on PostgreSQL is ``(seq, stored)`` (a partitioned table's keys include the
+    partition key); ``seq`` alone identifies a row everywhere. Uniqueness of
+    ``(tenant_id, statement_id)``: :class:`StatementId`.
+    """
 
     __tablename__ = "lrs_statements"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "statement_id"),
+        Index("ix_lrs_statements_statement_id", "tenant_id", "statement_id"),
         Index("ix_lrs_statements_tenant_seq", "tenant_id", "seq"),
+        Index("ix_lrs_statements_stored", "tenant_id", "stored"),
         Index("ix_lrs_statements_verb", "tenant_id", "verb_id", "seq"),
         Index("ix_lrs_statements_registration", "tenant_id", "registration", "seq"),
-        Index("ix_lrs_statements_voiding", "tenant_id", "voiding_target"),
-        Index("ix_lrs_statements_ref_target", "tenant_id", "ref_target"),
+        # Partial: most statements reference none, and a NULL key would be one more index
+        # entry per insert for nothing (the StatementRef pass asks ``ref_target IS NOT NULL``).
+        Index(
+            "ix_lrs_statements_ref_target",
+            "tenant_id",
+            "ref_target",
+            postgresql_where=text("ref_target IS NOT NULL"),
+            sqlite_where=text("ref_target IS NOT NULL"),
+        ),
         Index("ix_lrs_statements_credential", "tenant_id", "credential_id", "seq"),
     )
 
@@ -95,6 +116,35 @@ class Statement(Base):
     profile_rules: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class StatementId(Base):
+    """The unique key of statements: one row per ``(tenant, statement id)``, never partitioned.
+
+    Written in the same transaction as the statement, so two writers racing on one new id meet
+    on this primary key (the loser retries and compares, see ``store_with_retry``). It also
+    carries what the write path checks before storing (content hash for immutability, voiding
+    target for the voiding rules), so those checks are one primary-key read, not one probe per
+    partition.
+    """
+
+    __tablename__ = "lrs_statement_ids"
+    # Partial: only voiding statements have a target (the lookup is ``= ANY(ids)``).
+    __table_args__ = (
+        Index(
+            "ix_lrs_statement_ids_voiding",
+            "tenant_id",
+            "voiding_target",
+            postgresql_where=text("voiding_target IS NOT NULL"),
+            sqlite_where=text("voiding_target IS NOT NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(SeqType)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    voiding_target: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
 class StatementAgent(Base):
     """An agent or group IFI a statement mentions (``agent`` / ``related_agents`` filters).
 
@@ -104,12 +154,26 @@ class StatementAgent(Base):
     """
 
     __tablename__ = "lrs_statement_agents"
-    __table_args__ = (Index("ix_lrs_statement_agents_ifi", "tenant_id", "ifi", "seq"),)
+    # The primary key is the filter's index (one index per table: every index is one more
+    # entry per statement written); PostgreSQL carries stored/related in it for index-only
+    # scans.
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "tenant_id",
+            "ifi",
+            "seq",
+            name="pk_lrs_statement_agents",
+            postgresql_include=["stored", "related"],
+        ),
+    )
 
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
-    ifi: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(SeqType, autoincrement=False)
+    ifi: Mapped[str] = mapped_column(Text)
     tenant_id: Mapped[int] = mapped_column(Integer)
     related: Mapped[bool] = mapped_column(Boolean)
+    #: The statement's ``stored`` (its partition key, see the module docstring): a filter joins
+    #: on ``(seq, stored)`` so PostgreSQL probes one partition per candidate, not every month.
+    stored: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class StatementActivity(Base):
@@ -120,12 +184,22 @@ class StatementActivity(Base):
     """
 
     __tablename__ = "lrs_statement_activities"
-    __table_args__ = (Index("ix_lrs_statement_activities_id", "tenant_id", "activity_id", "seq"),)
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "tenant_id",
+            "activity_id",
+            "seq",
+            name="pk_lrs_statement_activities",
+            postgresql_include=["stored", "related"],
+        ),
+    )
 
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
-    activity_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(SeqType, autoincrement=False)
+    activity_id: Mapped[str] = mapped_column(Text)
     tenant_id: Mapped[int] = mapped_column(Integer)
     related: Mapped[bool] = mapped_column(Boolean)
+    #: The statement's ``stored`` (partition key), as in :class:`StatementAgent`.
+    stored: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Activity(Base):
