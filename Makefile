@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+# Where `tsunagu demo setup` writes the sample tool's config (follows TSUNAGU_VAR_DIR).
+VAR_DIR := $(or $(TSUNAGU_VAR_DIR),var)
 
 .PHONY: install assets browser messages run test lint bench lrs-bench lrs-conformance clean
 
@@ -41,7 +43,7 @@ messages: install
 # The sample LTI tool (計算ドリル) runs beside the portal on localhost:8001 and stops with it.
 run: install assets
 	$(BIN)/tsunagu demo setup
-	$(BIN)/python -m tsunagu_sample_tool --config var/drill_tool/config.json --port 8001 & \
+	$(BIN)/python -m tsunagu_sample_tool --config $(VAR_DIR)/drill_tool/config.json --port 8001 & \
 	TOOL=$$!; trap 'kill $$TOOL' EXIT INT TERM; \
 	$(BIN)/tsunagu serve --host 127.0.0.1 --port 8000
 
