@@ -33,7 +33,7 @@ from tsunagu.container import Container
 from tsunagu.identity import oidc, passwords
 from tsunagu.identity.models import IdentityProvider, LocalPassword, QrCard, TotpSecret
 from tsunagu.lrs import portal_statements as xapi
-from tsunagu.lrs.models import Statement
+from tsunagu.lrs.models import Statement, StatementActivity, StatementAgent
 from tsunagu.lrs.service import record_statement
 from tsunagu.lti import registry
 from tsunagu.lti.launch import create_resource_link
@@ -391,12 +391,13 @@ def test_launch_figures_per_tool_and_school(client: TestClient, container: Conta
     for klass in (CLASS_5_1, CLASS_5_1, CLASS_1_1, CLASS_J1):
         launch(klass)
     old = launch(CLASS_J1)
+    # Backdate the statement as the LRS would have stored it 20 days ago: its index rows carry
+    # the same ``stored`` (the partition key).
+    backdated = utcnow() - timedelta(days=20)
     with container.database.transaction() as session:
-        session.execute(
-            update(Statement)
-            .where(Statement.statement_id == old)
-            .values(stored=utcnow() - timedelta(days=20))
-        )
+        seq = session.scalar(select(Statement.seq).where(Statement.statement_id == old))
+        for table in (Statement, StatementActivity, StatementAgent):
+            session.execute(update(table).where(table.seq == seq).values(stored=backdated))
 
     def figures(path: str) -> list[tuple[str, str, str]]:
         text = client.get(path).text

@@ -143,29 +143,17 @@ def setup_demo(
         except tenancy.TenantNotFoundError:
             tenant = tenancy.create_tenant(session, DEMO_TENANT_CODE, DEMO_TENANT_NAME)
             created = True
-    if _user_count(container, tenant.id):
-        tool = setup_demo_tool(container, tenant.code)
-        portal = _seed_portal(container, tenant.id)
-        return DemoResult(
-            tenant.code,
-            tenant.name,
-            created,
-            None,
-            _user_count(container, tenant.id),
-            accounts=_demo_accounts(container, tenant.code, tenant.id),
-            tool_client_id=tool.client_id,
-            tool_config=tool.config_path,
-            portal=portal,
-        )
-
-    # Regenerated every time it is needed (under a second): a package left by an older version
-    # of the generator must not be what gets imported.
-    package = demo_package_path(container)
-    generate_roster(DEMO_CONFIG, package)
-    outcome = import_roster(container, tenant.code, package, progress=progress)
-    if not outcome.accepted:
-        problems = "; ".join(str(p) for p in outcome.errors[:5])
-        raise DemoSetupError(f"the demo roster {package} was refused: {problems}")
+    package: Path | None = None
+    if not _user_count(container, tenant.id):
+        # Regenerated every time it is needed (under a second): a package left by an older
+        # version of the generator must not be what gets imported.
+        package = demo_package_path(container)
+        generate_roster(DEMO_CONFIG, package)
+        outcome = import_roster(container, tenant.code, package, progress=progress)
+        if not outcome.accepted:
+            problems = "; ".join(str(p) for p in outcome.errors[:5])
+            raise DemoSetupError(f"the demo roster {package} was refused: {problems}")
+    # Tool, timetables and accounts are idempotent: set up again on every run.
     tool = setup_demo_tool(container, tenant.code)
     portal = _seed_portal(container, tenant.id)
     return DemoResult(

@@ -268,7 +268,12 @@ def launch_figures(
     prefix = f"{base_url.rstrip('/')}/lti/resource-links/"
     counted = session.execute(
         select(StatementActivity.activity_id, func.count())
-        .join(Statement, Statement.seq == StatementActivity.seq)
+        # (seq, stored): the partition key lets PostgreSQL probe one monthly partition per row.
+        .join(
+            Statement,
+            (Statement.seq == StatementActivity.seq)
+            & (Statement.stored == StatementActivity.stored),
+        )
         .where(
             Statement.tenant_id == principal.tenant_id,
             StatementActivity.tenant_id == principal.tenant_id,
