@@ -74,6 +74,23 @@ def progress_reporter() -> Iterator[Callable[[str, int], None]]:
         finish_last()
 
 
+def print_new_secret(
+    title: str,
+    id_label: str,
+    identifier: str,
+    secret_label: str,
+    secret: str,
+    scopes: Iterable[str],
+) -> None:
+    """A machine credential just created: its secret is printed this once and never again."""
+    width = max(len(id_label), len(secret_label), len("scopes")) + 2
+    console.print(title)
+    console.print(f"{id_label + ':':<{width}}{identifier}", highlight=False)
+    console.print(f"{secret_label + ':':<{width}}{secret}", highlight=False)
+    console.print(f"{'scopes:':<{width}}" + " ".join(scopes), highlight=False)
+    console.print("[yellow]The secret is shown only now; store it in the tool's configuration.[/]")
+
+
 def print_credentials(
     id_header: str, rows: Iterable[tuple[str, str, str, datetime, datetime | None]]
 ) -> None:

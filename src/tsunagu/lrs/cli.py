@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from tsunagu.cli_support import console, container_from, emit_json, fail, print_credentials
+from tsunagu.cli_support import (
+    console,
+    container_from,
+    emit_json,
+    fail,
+    print_credentials,
+    print_new_secret,
+)
 from tsunagu.lrs import credentials as service
 from tsunagu.lrs.credentials import SCOPES, CredentialAdminError
 from tsunagu.lrs.profiles import service as profiles
@@ -52,11 +59,14 @@ def create(
     if as_json:
         emit_json({**created.info.as_json(), "secret": created.secret})
         return
-    console.print(f"created LRS credential for tenant {created.info.tenant_code}: {name}")
-    console.print(f"key:    {created.info.key}", highlight=False)
-    console.print(f"secret: {created.secret}", highlight=False)
-    console.print("scopes: " + " ".join(created.info.scopes), highlight=False)
-    console.print("[yellow]The secret is shown only now; store it in the tool's configuration.[/]")
+    print_new_secret(
+        f"created LRS credential for tenant {created.info.tenant_code}: {name}",
+        "key",
+        created.info.key,
+        "secret",
+        created.secret,
+        created.info.scopes,
+    )
 
 
 @credentials_app.command("list")

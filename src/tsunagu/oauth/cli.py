@@ -6,7 +6,14 @@ from typing import Any
 
 import typer
 
-from tsunagu.cli_support import console, container_from, emit_json, fail, print_credentials
+from tsunagu.cli_support import (
+    console,
+    container_from,
+    emit_json,
+    fail,
+    print_credentials,
+    print_new_secret,
+)
 from tsunagu.oauth import service
 from tsunagu.oauth.scopes import SCOPES, short_name
 from tsunagu.oauth.service import ClientAdminError, ClientInfo
@@ -52,13 +59,14 @@ def create(
     if as_json:
         emit_json({**_as_json(created.info), "client_secret": created.secret})
         return
-    console.print(
-        f"created OAuth client for tenant {created.info.tenant_code}: {created.info.name}"
+    print_new_secret(
+        f"created OAuth client for tenant {created.info.tenant_code}: {created.info.name}",
+        "client_id",
+        created.info.client_id,
+        "client_secret",
+        created.secret,
+        created.info.scopes,
     )
-    console.print(f"client_id:     {created.info.client_id}", highlight=False)
-    console.print(f"client_secret: {created.secret}", highlight=False)
-    console.print("scopes:        " + " ".join(created.info.scopes), highlight=False)
-    console.print("[yellow]The secret is shown only now; store it in the tool's configuration.[/]")
 
 
 @app.command("list")
