@@ -247,11 +247,35 @@ def _header_bytes(response: httpx.Response) -> int:
     return sum(len(k) + len(v) + 4 for k, v in response.headers.raw) + 17
 
 
+def reuse_city(url: str, args: argparse.Namespace) -> tuple[int, list[str]]:
+    """The tenant and sampled pupils of a city an earlier ``--keep`` run left in its schema."""
+    from tsunagu.roster.models import Enrollment
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tenant_id = int(connection.execute(text("SELECT min(id) FROM tenants")).scalar_one())
+            pupils = list(
+                connection.scalars(
+                    select(Enrollment.user_sourced_id).where(
+                        Enrollment.tenant_id == tenant_id, Enrollment.role == "student"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+    rng = random.Random(args.seed)
+    return tenant_id, rng.sample(pupils, min(args.users, len(pupils)))
+
+
 def run(args: argparse.Namespace) -> int:
-    schema = f"tsunagu_bench_{uuid.uuid4().hex[:10]}"
+    schema = args.reuse or f"tsunagu_bench_{uuid.uuid4().hex[:10]}"
+    if args.reuse:
+        args.keep = True
     admin = create_engine(args.postgres_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    if not args.reuse:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = (
         make_url(args.postgres_url)
         .update_query_dict({"options": f"-csearch_path={schema}"})
@@ -259,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     )
     server: subprocess.Popen[bytes] | None = None
     try:
-        tenant_id, users = load_city(args, url)
+        tenant_id, users = reuse_city(url, args) if args.reuse else load_city(args, url)
         users_file = OUT / "portal-bench-users.json"
         users_file.write_text(json.dumps(users))
         port = args.port
@@ -293,8 +317,11 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=60)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if args.keep:
+            console.print(f"kept the city in schema {schema} (--reuse {schema} measures again)")
+        else:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
     timings: list[float] = []
@@ -367,6 +394,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--var", default=str(OUT / "portal-var"))
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
+    parser.add_argument("--keep", action="store_true", help="Keep the city's schema afterwards.")
+    parser.add_argument(
+        "--reuse",
+        metavar="SCHEMA",
+        help="Measure again on a city an earlier --keep run left (no generation, no import).",
+    )
     return parser.parse_args(argv)
 
 
