@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -20,6 +21,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         serving: Container = app.state.container
+        # Sync handlers and dependencies run in anyio's default thread pool (40 threads): cap it
+        # at the configured number, which the database pool matches.
+        to_thread.current_default_thread_limiter().total_tokens = serving.settings.worker_threads
         # Refuse to serve on a schema this code does not know: every request would fail.
         url = serving.database.url.render_as_string(hide_password=False)
         if not migrate.schema_is_current(url):

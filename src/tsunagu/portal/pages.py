@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.identity import policy
 from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import PortalRole, Principal
@@ -25,12 +25,13 @@ from tsunagu.portal import activity, materials
 from tsunagu.portal import roster_upload as uploads
 from tsunagu.portal import service as portal
 from tsunagu.portal.activity import N_
+from tsunagu.portal.home_cache import home_cache
 from tsunagu.timetable import service as timetable
 from tsunagu.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+ContainerDep = Annotated[Container, Depends(container_dependency)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 SUBJECT_ICONS = {
@@ -112,7 +113,7 @@ def learner_home(request: Request, container: ContainerDep, principal: Principal
     if not principal.has(PortalRole.STUDENT):
         return RedirectResponse("/teach" if policy.is_staff(principal) else "/", status_code=303)
     with container.database.session() as session:
-        home = portal.learner_home(session, container.settings, principal)
+        home = portal.learner_home(session, container.settings, principal, home_cache(container))
     return page(request, principal, "portal/home.html", {"home": home})
 
 
