@@ -18,6 +18,7 @@ Staleness is bounded twice:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -49,10 +50,15 @@ MAX_ENTRIES = 50_000
 
 
 class HomeCache:
-    def __init__(self, ttl_seconds: float, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        max_entries: int = MAX_ENTRIES,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.enabled = ttl_seconds > 0
         self._entries: TTLCache[tuple[Hashable, ...], Any] = TTLCache(
-            maxsize=max_entries, ttl=max(ttl_seconds, 0.001)
+            maxsize=max_entries, ttl=max(ttl_seconds, 0.001), timer=timer
         )
         # TTLCache is not thread-safe, and request handlers run in a thread pool.
         self._lock = threading.Lock()
