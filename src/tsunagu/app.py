@@ -68,11 +68,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from tsunagu.web.middleware import LocaleMiddleware
     from tsunagu.web.routes import router as web_router
 
+    # Routes are matched in order, one by one: the hot paths come first. The xAPI statements
+    # API and the people's pages (home at the first bell) before the rostering API (40 routes)
+    # and LTI, whose paths share no prefix with them.
     app.include_router(health_router)
-    app.include_router(oauth_router)
-    app.include_router(rostering_router)
     app.include_router(lrs_router)
-    app.include_router(lti_router)
     # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
     app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)
@@ -83,6 +83,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     app.include_router(admin_console_router)
     app.include_router(web_router)
+    app.include_router(oauth_router)
+    app.include_router(rostering_router)
+    app.include_router(lti_router)
     # Pages and JSON shrink 5-10x; statics arrive already compressed (Content-Encoding set).
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(LocaleMiddleware)

@@ -128,6 +128,14 @@ def build_templates() -> Jinja2Templates:
     return Jinja2Templates(env=environment)
 
 
+def render_fragment(request: Request, name: str, context: dict[str, Any]) -> Markup:
+    """A template rendered to HTML for inclusion in a page (``{{ fragment }}``), with the same
+    environment, globals and per-request translations as :func:`render`."""
+    templates: Jinja2Templates = request.app.state.templates
+    html = templates.env.get_template(name).render({"request": request, **context})
+    return Markup(html)  # noqa: S704  (autoescaped template output)
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
