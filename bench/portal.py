@@ -58,6 +58,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -389,8 +390,12 @@ def load_wrk(
     base: str, cookie: str, sessions: list[str], seconds: float, concurrency: int
 ) -> dict[str, Any]:
     """wrk, one thread, ``concurrency`` connections (bench/portal_wrk.lua picks the session)."""
-    ids_file = OUT / "portal-bench-sessions.txt"
-    ids_file.write_text("\n".join(sessions) + "\n")
+    # A file of its own (not under bench/out/): two runs at once must not share session lists.
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".txt", prefix="portal-sessions-", delete=False
+    ) as f:
+        f.write("\n".join(sessions) + "\n")
+    ids_file = Path(f.name)
     try:
         command = [
             "wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s", "--latency",
@@ -614,14 +619,10 @@ def run(args: argparse.Namespace) -> int:
         and figures["errors"] == 0
     )
     result["targets_met"] = met
-    shape = (
-        f"first bell: grade {sample['grade']}, {sample['classes']} homerooms"
-        if sample
-        else "random pupils"
-    )
+    shape = f"first bell ({sample['grade']}, {sample['classes']} homerooms)" if sample else "random"
     table = Table(
-        title=f"Learner home, {args.students:,} pupils, PostgreSQL + Redis sessions\n"
-        f"{shape} ({len(sessions):,} signed in), c={args.concurrency}, load by {client}"
+        title=f"Learner home, {args.students:,}-pupil city, PostgreSQL, Redis sessions\n"
+        f"{shape}, {len(sessions):,} pupils, c={args.concurrency}, {client}"
     )
     table.add_column("figure")
     table.add_column("value", justify="right")
