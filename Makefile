@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+WRK := /usr/bin/wrk
 # Where `tsunagu demo setup` writes the sample tool's config (follows TSUNAGU_VAR_DIR).
 VAR_DIR := $(or $(TSUNAGU_VAR_DIR),var)
 
-.PHONY: install assets browser messages run test lint bench lrs-bench lrs-conformance clean
+.PHONY: install assets browser bench-tools messages run test lint bench lrs-bench lrs-conformance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,14 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Debian's wrk, the load generator of bench/portal.py (an in-process Python client tops out near
+# 300 req/s by itself, so it would measure the client rather than the portal).
+$(WRK):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	else echo "install Debian's wrk (sudo apt-get install wrk) for bench/portal.py's load (without it the bench falls back to its slower httpx client)" >&2; exit 1; fi
+
+bench-tools: $(WRK)
+
 # Re-extract interface text into the catalogs after changing templates (translate en, commit .po).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o src/tsunagu/web/locale/messages.pot .
@@ -55,7 +64,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: install assets
+bench: install assets bench-tools
 	$(BIN)/python bench/roster_import.py
 	$(BIN)/python bench/portal.py
 
