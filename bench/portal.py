@@ -545,6 +545,13 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
         _wait_for(base, server)
+        # A browser brings the CSRF cookie it got on the sign-in page to every later request,
+        # and the server then only checks its signature; without it the server would mint and
+        # sign a new token on every page. Every request carries one (double-submit tokens are
+        # not tied to a session), ahead of the session cookie.
+        csrf = httpx.get(f"{base}/signin").cookies.get("csrftoken")
+        assert csrf, "the sign-in page set no csrftoken cookie"
+        cookie = f"csrftoken={csrf}; {cookie}"
         weight = page_weight(base, cookie, sessions[0])
         asyncio.run(warm_up(base, cookie, sessions, args.concurrency))
         single = asyncio.run(one_at_a_time(base, cookie, sessions, 200))

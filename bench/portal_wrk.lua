@@ -2,6 +2,9 @@
 --
 --   wrk -t1 -c32 -d20s --latency -s bench/portal_wrk.lua URL -- SESSION_IDS_FILE COOKIE_NAME
 --
+-- COOKIE_NAME is the session cookie's name, optionally after other cookies every request carries
+-- ("csrftoken=...; tsunagu_session"): the Cookie header is COOKIE_NAME=<session id>.
+--
 -- SESSION_IDS_FILE holds one session id a line (sessions bench/portal.py stored in Redis).
 -- The requests are formatted once per thread at start, so choosing one costs a random number
 -- and the load generator stays light. Responses outside 2xx are counted (wrk itself only counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -20,6 +21,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         serving: Container = app.state.container
+        # Sync handlers and dependencies run in anyio's default thread pool (40 threads): cap it
+        # at the configured number, which the database pool matches.
+        to_thread.current_default_thread_limiter().total_tokens = serving.settings.worker_threads
         # Refuse to serve on a schema this code does not know: every request would fail.
         url = serving.database.url.render_as_string(hide_password=False)
         if not migrate.schema_is_current(url):
@@ -64,11 +68,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     from tsunagu.web.middleware import LocaleMiddleware
     from tsunagu.web.routes import router as web_router
 
+    # Routes are matched in order, one by one: the hot paths come first. The xAPI statements
+    # API and the people's pages (home at the first bell) before the rostering API (40 routes)
+    # and LTI, whose paths share no prefix with them.
     app.include_router(health_router)
-    app.include_router(oauth_router)
-    app.include_router(rostering_router)
     app.include_router(lrs_router)
-    app.include_router(lti_router)
     # xAPI 1.0.3 Alternate Request Syntax (POST ?method=…) becomes the ordinary request.
     app.add_middleware(AlternateRequestSyntax)
     app.include_router(portal_router)
@@ -79,6 +83,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     app.include_router(admin_console_router)
     app.include_router(web_router)
+    app.include_router(oauth_router)
+    app.include_router(rostering_router)
+    app.include_router(lti_router)
     # Pages and JSON shrink 5-10x; statics arrive already compressed (Content-Encoding set).
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(LocaleMiddleware)

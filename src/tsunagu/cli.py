@@ -55,6 +55,9 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        # Templates are compiled once per process (no modification check per render), so in
+        # development a template or catalog edit restarts the server like a code edit.
+        reload_includes=["*.html", "*.po"] if reload else None,
         proxy_headers=True,
         access_log=access_log,
     )

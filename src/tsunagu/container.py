@@ -54,4 +54,7 @@ class Container:
 
 def build_container(settings: Settings | None = None) -> Container:
     settings = settings or Settings()
-    return Container(settings=settings, database=Database(settings.resolved_database_url))
+    return Container(
+        settings=settings,
+        database=Database(settings.resolved_database_url, pool_size=settings.worker_threads),
+    )

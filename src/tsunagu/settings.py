@@ -26,6 +26,17 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL. Empty means an embedded SQLite file under var_dir.",
     )
+    worker_threads: int = Field(
+        default=8,
+        ge=1,
+        le=200,
+        description=(
+            "Threads per server process for handlers that query the database (FastAPI runs them "
+            "in a thread pool; the database pool keeps as many connections). On a CPU-bound "
+            "page, threads beyond a few per core add lock and database contention, not "
+            "throughput: measured with bench/portal.py."
+        ),
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of this portal: the LTI issuer and the xAPI account homePage.",
@@ -49,6 +60,17 @@ class Settings(BaseSettings):
     portal_timezone: str = Field(
         default="Asia/Tokyo",
         description="Time zone of the schools: what 'today' means on the timetable and notices.",
+    )
+    portal_home_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How long a server process reuses what a class's learners all see on their home "
+            "(timetable with materials, tools, the school's notices); 0 turns the cache off. A "
+            "change made through this process shows at once; one made through another process "
+            "(several workers or servers) shows within this time."
+        ),
     )
     roster_max_problems_per_rule: int = Field(
         default=1000,

@@ -42,7 +42,7 @@ def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
 class Database:
     """Owns one engine and hands out sessions. Built by the composition root, never at import."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = make_url(url)
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
@@ -51,8 +51,11 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "isolation_level": None}
         else:
-            kwargs["pool_size"] = 10
-            kwargs["max_overflow"] = 20
+            # One connection per request thread, kept open: a connection beyond the pool is
+            # closed when it is returned, and reconnecting under load costs a fork on the server.
+            # The overflow covers background work (statements written after a response).
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = 10
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _configure_sqlite)
@@ -89,6 +92,11 @@ class Database:
 
     def session(self) -> Session:
         return self._sessions()
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory, for session events (:mod:`tsunagu.portal.home_cache`)."""
+        return self._sessions
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from tsunagu.roster.models import ACTIVE, Enrollment, Role, User
-from tsunagu.tenancy.service import get_tenant_by_id
+from tsunagu.tenancy.models import Tenant
 
 
 class PortalRole(StrEnum):
@@ -92,6 +93,59 @@ def _role_is_current(begin: str | None, end: str | None, today: date) -> bool:
     return (not begin or begin <= iso) and (not end or end >= iso)
 
 
+# Principals are rebuilt on every sign-in and, for each session, once a minute (the session
+# refresh): the reads are built once per process and select only the columns used, because
+# building expressions and loading ORM entities cost several times the queries themselves.
+
+
+@cache
+def _user_query() -> Executable:
+    return (
+        select(
+            User.status,
+            User.enabled_user,
+            User.user_master_identifier,
+            User.given_name,
+            User.family_name,
+            User.preferred_given_name,
+            User.preferred_family_name,
+            User.kana_given_name,
+            User.kana_family_name,
+            User.kana_preferred_given_name,
+            User.kana_preferred_family_name,
+            User.grades,
+            Tenant.code,
+        )
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.tenant_id == bindparam("tenant_id"), User.sourced_id == bindparam("user"))
+    )
+
+
+@cache
+def _roles_query() -> Executable:
+    return select(Role.role, Role.org_sourced_id, Role.begin_date, Role.end_date).where(
+        Role.tenant_id == bindparam("tenant_id"),
+        Role.user_sourced_id == bindparam("user"),
+        Role.status == ACTIVE,
+    )
+
+
+@cache
+def _enrollments_query() -> Executable:
+    e = Enrollment
+    return (
+        select(
+            e.class_sourced_id, e.school_sourced_id, e.role, e.shusseki_no, e.begin_date, e.end_date
+        )
+        .where(
+            e.tenant_id == bindparam("tenant_id"),
+            e.user_sourced_id == bindparam("user"),
+            e.status == ACTIVE,
+        )
+        .order_by(e.class_sourced_id)
+    )
+
+
 def load_principal(
     session: Session,
     tenant_id: int,
@@ -102,41 +156,27 @@ def load_principal(
 ) -> Principal | None:
     """The principal of an active, enabled roster user, or ``None`` if they may not sign in."""
     today = today or date.today()
-    user = session.get(User, (tenant_id, user_sourced_id))
+    params = {"tenant_id": tenant_id, "user": user_sourced_id}
+    user = session.execute(_user_query(), params).first()
     if user is None or user.status != ACTIVE or user.enabled_user.lower() != "true":
         return None
     roles: set[PortalRole] = set()
     schools: set[str] = set()
-    for role in session.scalars(
-        select(Role).where(
-            Role.tenant_id == tenant_id,
-            Role.user_sourced_id == user_sourced_id,
-            Role.status == ACTIVE,
-        )
-    ):
-        portal_role = ROSTER_ROLE_MAP.get(role.role)
-        if portal_role is None or not _role_is_current(role.begin_date, role.end_date, today):
+    for role, org_sourced_id, begin, end in session.execute(_roles_query(), params):
+        portal_role = ROSTER_ROLE_MAP.get(role)
+        if portal_role is None or not _role_is_current(begin, end, today):
             continue
         roles.add(portal_role)
         if portal_role is not PortalRole.BOARD_ADMIN:
-            schools.add(role.org_sourced_id)
+            schools.add(org_sourced_id)
     memberships = tuple(
         ClassMembership(
-            class_sourced_id=e.class_sourced_id,
-            school_sourced_id=e.school_sourced_id,
-            role=e.role,
-            shusseki_no=e.shusseki_no,
+            class_sourced_id=class_id, school_sourced_id=school_id, role=role, shusseki_no=number
         )
-        for e in session.scalars(
-            select(Enrollment)
-            .where(
-                Enrollment.tenant_id == tenant_id,
-                Enrollment.user_sourced_id == user_sourced_id,
-                Enrollment.status == ACTIVE,
-            )
-            .order_by(Enrollment.class_sourced_id)
+        for class_id, school_id, role, number, begin, end in session.execute(
+            _enrollments_query(), params
         )
-        if _role_is_current(e.begin_date, e.end_date, today)
+        if _role_is_current(begin, end, today)
     )
     if operator:
         roles.add(PortalRole.OPERATOR)
@@ -148,7 +188,7 @@ def load_principal(
     kana_given = user.kana_preferred_given_name or user.kana_given_name or ""
     return Principal(
         tenant_id=tenant_id,
-        tenant_code=get_tenant_by_id(session, tenant_id).code,
+        tenant_code=user.code,
         user_sourced_id=user_sourced_id,
         user_master_identifier=user.user_master_identifier,
         display_name=f"{family} {given}".strip(),

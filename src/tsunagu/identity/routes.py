@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from tsunagu.audit import service as audit_service
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.identity import directory, oidc, policy, service
 from tsunagu.identity.middleware import BrowserSession, current_session
 from tsunagu.identity.operators import principal_for
@@ -27,7 +27,7 @@ from tsunagu.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+ContainerDep = Annotated[Container, Depends(container_dependency)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 #: One answer for every failed password sign-in (no user enumeration).

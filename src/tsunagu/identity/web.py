@@ -29,12 +29,16 @@ class SignInRequired(HTTPException):
         )
 
 
-def optional_principal(request: Request) -> Principal | None:
+# Both dependencies are ``async`` although they never wait: FastAPI runs a plain ``def``
+# dependency in a worker thread, a hop that cost more than the rest of a small page.
+
+
+async def optional_principal(request: Request) -> Principal | None:
     found = getattr(request.state, "principal", None)
     return found if isinstance(found, Principal) else None
 
 
-def require_principal(
+async def require_principal(
     request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
 ) -> Principal:
     if principal is None:

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tsunagu import __version__
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.identity.principal import Principal
 from tsunagu.identity.web import optional_principal, require_principal
 from tsunagu.lti import deep_linking, launch, registry, services, tokens
@@ -55,7 +55,7 @@ class LtiRoute(APIRoute):
 
 router = APIRouter(tags=["LTI 1.3"], route_class=LtiRoute)
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+ContainerDep = Annotated[Container, Depends(container_dependency)]
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

@@ -13,7 +13,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2
 
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.oauth.scopes import scope_descriptions
 from tsunagu.oauth.service import Principal, TokenVerifier
 
@@ -103,7 +103,7 @@ def require_scopes(
     def dependency(
         request: Request,
         authorization: str | None = Security(oauth2_client_credentials, scopes=[documented]),
-        container: Container = Depends(get_container),
+        container: Container = Depends(container_dependency),
     ) -> Principal:
         token = _bearer_token(authorization)
         with container.database.session() as session:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.oauth import service
 from tsunagu.oauth.service import OAuthError
 
@@ -191,7 +191,7 @@ def _issue(
 async def token(
     request: Request,
     basic: HTTPAuthorizationCredentials | None = Depends(client_basic_auth),
-    container: Container = Depends(get_container),
+    container: Container = Depends(container_dependency),
 ) -> JSONResponse:
     try:
         form = await _read_form(request)

@@ -1,8 +1,8 @@
 """Study activity read back from the LRS, in plain words (recent list, study record, class view).
 
-Reads go through ``lrs.service.query_statements`` with the learner's account IFI (homePage =
-portal base URL, name = UUID), the same filter the xAPI ``agent`` parameter uses, so the portal
-shows exactly what a learner's own LRS query would return.
+Reads go through ``lrs.recent.latest_statements`` with the learner's account IFI (homePage =
+portal base URL, name = UUID): the statements the xAPI ``agent`` filter would list first for
+them, newest first, in one indexed read.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tsunagu.lrs.service import StatementQuery, agent_ifi, query_statements
+from tsunagu.lrs.recent import latest_statements
+from tsunagu.lrs.service import agent_ifi
 
 EXT = "https://w3id.org/japan-xapi/extensions/"
-#: Upper bound on statement sequence numbers (BIGINT), for single-page reads.
-UNBOUNDED = 2**62
 
 
 def N_(message: str) -> str:  # noqa: N802  (the gettext marker name Babel extracts)
@@ -137,14 +136,8 @@ def recent(
     zone: tzinfo,
     limit: int = 5,
 ) -> list[ActivityItem]:
-    page = query_statements(
-        session,
-        tenant_id,
-        StatementQuery(agent=learner_ifi(base_url, user_master_identifier), limit=limit),
-        # One page, no "more" link to keep consistent: no need for the bound's extra query.
-        bound=UNBOUNDED,
-    )
-    return [describe(s, zone) for s in page.statements]
+    ifi = learner_ifi(base_url, user_master_identifier)
+    return [describe(s, zone) for s in latest_statements(session, tenant_id, ifi, limit)]
 
 
 @dataclass
@@ -183,12 +176,8 @@ def class_activity(
     """The latest statements of each member ((UUID, name) pairs), newest first."""
     items: list[ActivityItem] = []
     for uuid, name in members:
-        page = query_statements(
-            session,
-            tenant_id,
-            StatementQuery(agent=learner_ifi(base_url, uuid), limit=per_member),
-            bound=UNBOUNDED,
-        )
-        items.extend(describe(s, zone, name) for s in page.statements)
+        ifi = learner_ifi(base_url, uuid)
+        statements = latest_statements(session, tenant_id, ifi, per_member)
+        items.extend(describe(s, zone, name) for s in statements)
     items.sort(key=lambda i: i.when, reverse=True)
     return items

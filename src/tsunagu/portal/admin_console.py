@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tsunagu.audit import service as audit_service
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.identity import oidc, policy
 from tsunagu.identity import service as identity
 from tsunagu.identity.directory import class_ref, user_ref
@@ -36,7 +36,7 @@ from tsunagu.timetable.service import N_
 
 router = APIRouter(include_in_schema=False)
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+ContainerDep = Annotated[Container, Depends(container_dependency)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 #: The console's own menu, shown on each of its pages (and the older admin pages it links to).

@@ -15,9 +15,10 @@ The learner home, the period editor and the launch all go through this module:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from tsunagu.container import Container
@@ -26,7 +27,7 @@ from tsunagu.lti import launch as lti
 from tsunagu.lti.models import TOOL_ACTIVE, Deployment, ResourceLink
 from tsunagu.lti.models import Tool as LtiTool
 from tsunagu.roster.models import Class
-from tsunagu.timetable.service import Material, Slot
+from tsunagu.timetable.service import ClassInfo, Material, Slot
 
 
 @dataclass(frozen=True)
@@ -79,27 +80,45 @@ def placed_materials(
     return {slot_id: tuple(items) for slot_id, items in placed.items()}
 
 
-def _deployed_tools(session: Session, tenant_id: int, class_sourced_id: str) -> list[LtiTool]:
-    klass = session.get(Class, (tenant_id, class_sourced_id))
-    if klass is None:
-        return []
-    rows = session.scalars(
-        select(LtiTool)
+@dataclass(frozen=True)
+class _DeployedTool:
+    client_id: str
+    name: str
+    deep_linking_url: str | None
+
+
+@cache
+def _deployed_tools_query() -> Executable:
+    """Built once per process: the learner home runs it on every visit."""
+    return (
+        select(LtiTool.id, LtiTool.client_id, LtiTool.name, LtiTool.deep_linking_url)
         .join(Deployment, Deployment.tool_id == LtiTool.id)
         .where(
-            Deployment.tenant_id == tenant_id,
+            Deployment.tenant_id == bindparam("tenant_id"),
             Deployment.active.is_(True),
             LtiTool.status == TOOL_ACTIVE,
             (Deployment.school_sourced_id.is_(None))
-            | (Deployment.school_sourced_id == klass.school_sourced_id),
+            | (Deployment.school_sourced_id == bindparam("school_sourced_id")),
         )
         .order_by(LtiTool.name, LtiTool.id)
     )
-    return list(dict.fromkeys(rows))
+
+
+def _deployed_tools(
+    session: Session, tenant_id: int, school_sourced_id: str
+) -> list[_DeployedTool]:
+    """Tools deployed to the school or to the whole board (a tool deployed both ways once)."""
+    rows = session.execute(
+        _deployed_tools_query(), {"tenant_id": tenant_id, "school_sourced_id": school_sourced_id}
+    )
+    tools: dict[int, _DeployedTool] = {}
+    for tool_id, client_id, name, deep_linking_url in rows:
+        tools.setdefault(tool_id, _DeployedTool(client_id, name, deep_linking_url))
+    return list(tools.values())
 
 
 def class_tools(
-    session: Session, tenant_id: int, class_sourced_id: str, week: dict[tuple[int, int], Slot]
+    session: Session, tenant_id: int, klass: ClassInfo, week: dict[tuple[int, int], Slot]
 ) -> list[Tool]:
     """The tools deployed to the class's school or board, one tile each, opened at the first
     material of theirs on the week (``week`` as :func:`placed_materials` filled it in: no second
@@ -110,7 +129,7 @@ def class_tools(
             first_link.setdefault(material.tool_name, material.resource_link_id)
     return [
         Tool(tool.name, launch_url(first_link[tool.name]) if tool.name in first_link else "")
-        for tool in _deployed_tools(session, tenant_id, class_sourced_id)
+        for tool in _deployed_tools(session, tenant_id, klass.school_sourced_id)
     ]
 
 
@@ -138,9 +157,12 @@ def deep_linking_tools(
     session: Session, principal: Principal, class_sourced_id: str
 ) -> list[DeepLinkingTool]:
     """Tools offering Deep Linking to this class (deployed, with a deep linking URL)."""
+    klass = session.get(Class, (principal.tenant_id, class_sourced_id))
+    if klass is None:
+        return []
     return [
         DeepLinkingTool(tool.client_id, tool.name)
-        for tool in _deployed_tools(session, principal.tenant_id, class_sourced_id)
+        for tool in _deployed_tools(session, principal.tenant_id, klass.school_sourced_id)
         if tool.deep_linking_url
     ]
 

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.identity import policy
 from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import PortalRole, Principal
@@ -25,12 +26,13 @@ from tsunagu.portal import activity, materials
 from tsunagu.portal import roster_upload as uploads
 from tsunagu.portal import service as portal
 from tsunagu.portal.activity import N_
+from tsunagu.portal.home_cache import home_cache
 from tsunagu.timetable import service as timetable
-from tsunagu.web.templating import render
+from tsunagu.web.templating import render, render_fragment
 
 router = APIRouter(include_in_schema=False)
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+ContainerDep = Annotated[Container, Depends(container_dependency)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 SUBJECT_ICONS = {
@@ -62,14 +64,9 @@ def nav_links(principal: Principal) -> list[tuple[str, str]]:
     return links
 
 
-def page(
-    request: Request,
-    principal: Principal,
-    name: str,
-    context: dict[str, Any] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    full = {
+def page_context(principal: Principal, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What every page's template may use, plus ``context``."""
+    return {
         "principal": principal,
         "nav_links": nav_links(principal),
         "kid_mode": principal.is_young_learner,
@@ -80,7 +77,16 @@ def page(
         "launch_url": materials.launch_url,
         **(context or {}),
     }
-    return render(request, name, full, status_code)
+
+
+def page(
+    request: Request,
+    principal: Principal,
+    name: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(request, name, page_context(principal, context), status_code)
 
 
 def _ref(principal: Principal, klass: timetable.ClassInfo) -> ClassRef:
@@ -111,9 +117,30 @@ def _now() -> datetime:
 def learner_home(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
     if not principal.has(PortalRole.STUDENT):
         return RedirectResponse("/teach" if policy.is_staff(principal) else "/", status_code=303)
+    cache = home_cache(container)
     with container.database.session() as session:
-        home = portal.learner_home(session, container.settings, principal)
-    return page(request, principal, "portal/home.html", {"home": home})
+        home = portal.learner_home(session, container.settings, principal, cache)
+    context = page_context(principal, {"home": home})
+
+    def fragment(name: str) -> Markup:
+        # The class's timetable, materials and tools look the same to all its learners: the
+        # HTML is kept with the data it shows (same cache, same invalidation), per day,
+        # language and kid mode, which are everything else it depends on.
+        key = (
+            principal.tenant_id,
+            "html",
+            name,
+            home.klass.sourced_id if home.klass else "",
+            home.day,
+            home.is_today,
+            getattr(request.state, "locale", "ja"),
+            principal.is_young_learner,
+        )
+        return cache.get(key, lambda: render_fragment(request, name, context))
+
+    context["class_html"] = fragment("portal/_home_class.html")
+    context["week_html"] = fragment("portal/_week.html")
+    return render(request, "portal/home.html", context)
 
 
 @router.get("/record", response_class=HTMLResponse)

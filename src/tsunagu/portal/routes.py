@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tsunagu import __version__
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.identity import policy
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.identity.web import optional_principal
@@ -39,7 +39,7 @@ def start_page(principal: Principal) -> str | None:
 @router.get("/")
 def front_page(
     request: Request,
-    container: Annotated[Container, Depends(get_container)],
+    container: Annotated[Container, Depends(container_dependency)],
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Response:
     if principal is not None:

@@ -17,6 +17,7 @@ from tsunagu.identity import policy
 from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import Principal
 from tsunagu.portal import activity, materials
+from tsunagu.portal.home_cache import HomeCache
 from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
 from tsunagu.settings import Settings
 from tsunagu.timetable import service as timetable
@@ -52,9 +53,25 @@ def with_materials(
     session: Session, tenant_id: int, class_sourced_id: str, week: dict[tuple[int, int], Slot]
 ) -> dict[tuple[int, int], Slot]:
     """The week with each period's materials as :mod:`tsunagu.portal.materials` reports them
-    (today the timetable's own table; once LTI is wired, its resource links per placement)."""
+    (the LTI resource links placed on each period)."""
     placed = materials.placed_materials(session, tenant_id, class_sourced_id, list(week.values()))
     return {key: replace(slot, materials=placed.get(slot.id, ())) for key, slot in week.items()}
+
+
+@dataclass(frozen=True)
+class ClassHome:
+    """What every learner of a class sees alike on their home (kept per class by the cache)."""
+
+    klass: ClassInfo
+    week: dict[tuple[int, int], Slot]
+    tools: list[materials.Tool]
+
+
+def class_home(session: Session, tenant_id: int, klass: ClassInfo) -> ClassHome:
+    week = with_materials(
+        session, tenant_id, klass.sourced_id, timetable.week(session, tenant_id, klass.sourced_id)
+    )
+    return ClassHome(klass, week, materials.class_tools(session, tenant_id, klass, week))
 
 
 @dataclass
@@ -71,38 +88,50 @@ class LearnerHome:
     period_numbers: range = field(default=PERIODS)
 
 
-def learner_home(session: Session, settings: Settings, principal: Principal) -> LearnerHome:
+def learner_home(
+    session: Session, settings: Settings, principal: Principal, cache: HomeCache
+) -> LearnerHome:
+    """The home: the class's parts through ``cache`` (one read per class, or per school for
+    the notices, while an entry lives), the learner's recent study read every time."""
+    tenant_id = principal.tenant_id
     now_day = today(settings)
     day = school_day(now_day)
-    klass = main_class(session, principal)
-    week: dict[tuple[int, int], Slot] = {}
-    periods: list[Slot] = []
-    tools: list[materials.Tool] = []
-    if klass is not None:
-        week = with_materials(
-            session,
-            principal.tenant_id,
-            klass.sourced_id,
-            timetable.week(session, principal.tenant_id, klass.sourced_id),
+    klass = cache.get(
+        (tenant_id, "main-class", principal.classes_attended()),
+        lambda: main_class(session, principal),
+    )
+
+    def shared_by_class(klass: ClassInfo) -> ClassHome:
+        return cache.get(
+            (tenant_id, "class-home", klass.sourced_id),
+            lambda: class_home(session, tenant_id, klass),
         )
-        periods = sorted(
-            (s for (wd, _), s in week.items() if wd == day.isoweekday()), key=lambda s: s.period
+
+    def notices_of_school(school: str) -> list[NoticeView]:
+        return cache.get(
+            (tenant_id, "school-notices", school, now_day),
+            lambda: timetable.school_notices(session, tenant_id, school, now_day),
         )
-        tools = materials.class_tools(session, principal.tenant_id, klass.sourced_id, week)
+
+    shared = shared_by_class(klass) if klass is not None else None
+    week = shared.week if shared is not None else {}
+    school_notices = [
+        notice
+        for school in timetable.learner_schools(principal)
+        for notice in notices_of_school(school)
+    ]
     return LearnerHome(
         day=day,
         is_today=day == now_day,
         klass=klass,
-        periods=periods,
+        periods=sorted(
+            (s for (wd, _), s in week.items() if wd == day.isoweekday()), key=lambda s: s.period
+        ),
         week=week,
-        tools=tools,
-        notices=timetable.notices_for_learner(session, principal, now_day),
+        tools=shared.tools if shared is not None else [],
+        notices=timetable.notices_for(principal, school_notices),
         recent=activity.recent(
-            session,
-            principal.tenant_id,
-            settings.base_url,
-            principal.user_master_identifier,
-            zone(settings),
+            session, tenant_id, settings.base_url, principal.user_master_identifier, zone(settings)
         ),
         weekdays=range(1, 7) if any(wd == 6 for wd, _ in week) else WEEKDAYS,
         period_numbers=range(1, max([6, *(p for _, p in week)]) + 1),

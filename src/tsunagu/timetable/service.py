@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Executable, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from tsunagu.identity import policy
@@ -128,8 +129,13 @@ def _class_info(row: Any) -> ClassInfo:
     return ClassInfo(row[0], row[1], row[2], row[4] or "", _split(row[3]), row[5])
 
 
-def get_class(session: Session, tenant_id: int, class_sourced_id: str) -> ClassInfo | None:
-    row = session.execute(
+# The reads below run on every learner home: their statements are built once per process with
+# bound parameters, because building a SQLAlchemy expression costs more than running it.
+
+
+@cache
+def _classes_query() -> Executable:
+    return (
         select(*_CLASS_COLUMNS)
         .join(
             Org,
@@ -137,30 +143,24 @@ def get_class(session: Session, tenant_id: int, class_sourced_id: str) -> ClassI
             isouter=True,
         )
         .where(
-            Class.tenant_id == tenant_id,
-            Class.sourced_id == class_sourced_id,
+            Class.tenant_id == bindparam("tenant_id"),
+            Class.sourced_id.in_(bindparam("ids", expanding=True)),
             Class.status == ACTIVE,
         )
-    ).first()
-    if row is None:
-        return None
-    return _class_info(row)
+        .order_by(Org.name, Class.title)
+    )
+
+
+def get_class(session: Session, tenant_id: int, class_sourced_id: str) -> ClassInfo | None:
+    found = get_classes(session, tenant_id, (class_sourced_id,))
+    return found[0] if found else None
 
 
 def get_classes(session: Session, tenant_id: int, ids: Iterable[str]) -> list[ClassInfo]:
     wanted = sorted(set(ids))
     if not wanted:
         return []
-    rows = session.execute(
-        select(*_CLASS_COLUMNS)
-        .join(
-            Org,
-            and_(Org.tenant_id == Class.tenant_id, Org.sourced_id == Class.school_sourced_id),
-            isouter=True,
-        )
-        .where(Class.tenant_id == tenant_id, Class.sourced_id.in_(wanted), Class.status == ACTIVE)
-        .order_by(Org.name, Class.title)
-    ).all()
+    rows = session.execute(_classes_query(), {"tenant_id": tenant_id, "ids": wanted}).all()
     return [_class_info(r) for r in rows]
 
 
@@ -194,39 +194,37 @@ def _slot_view(slot: TimetableSlot) -> Slot:
     )
 
 
-def _slots(session: Session, *where: Any) -> list[Slot]:
-    """Slots in one plain query (the learner home's hot path: no ORM identity map or
-    collection loading, which cost more than the query itself)."""
+@cache
+def _slots_query(one_day: bool) -> Executable:
     t = TimetableSlot
-    rows = session.execute(
-        select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title)
-        .where(*where)
-        .order_by(t.weekday, t.period)
-    ).all()
-    if not rows:
-        return []
-    # Materials are LTI resource links placed on the period: the portal adds them
-    # (tsunagu.portal.materials.placed_materials).
+    query = select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title).where(
+        t.tenant_id == bindparam("tenant_id"), t.class_sourced_id == bindparam("class_sourced_id")
+    )
+    if one_day:
+        query = query.where(t.weekday == bindparam("weekday"))
+    return query.order_by(t.weekday, t.period)
+
+
+def _slots(
+    session: Session, tenant_id: int, class_sourced_id: str, weekday: int | None = None
+) -> list[Slot]:
+    """Slots as plain rows (no ORM identity map: on the learner home's hot path it cost more
+    than the query). Materials are LTI resource links placed on the period: the portal adds
+    them (tsunagu.portal.materials.placed_materials)."""
+    params: dict[str, Any] = {"tenant_id": tenant_id, "class_sourced_id": class_sourced_id}
+    if weekday is not None:
+        params["weekday"] = weekday
+    rows = session.execute(_slots_query(weekday is not None), params).all()
     return [Slot(r[0], r[1], r[2], r[3], r[4], r[5], ()) for r in rows]
 
 
 def week(session: Session, tenant_id: int, class_sourced_id: str) -> dict[tuple[int, int], Slot]:
     """The class's weekly grid: (weekday, period) → slot, for the periods that have a lesson."""
-    slots = _slots(
-        session,
-        TimetableSlot.tenant_id == tenant_id,
-        TimetableSlot.class_sourced_id == class_sourced_id,
-    )
-    return {(s.weekday, s.period): s for s in slots}
+    return {(s.weekday, s.period): s for s in _slots(session, tenant_id, class_sourced_id)}
 
 
 def day(session: Session, tenant_id: int, class_sourced_id: str, weekday: int) -> list[Slot]:
-    return _slots(
-        session,
-        TimetableSlot.tenant_id == tenant_id,
-        TimetableSlot.class_sourced_id == class_sourced_id,
-        TimetableSlot.weekday == weekday,
-    )
+    return _slots(session, tenant_id, class_sourced_id, weekday)
 
 
 def get_slot(session: Session, tenant_id: int, slot_id: int) -> Slot | None:
@@ -387,31 +385,80 @@ def post_notice(
     return _notice_view(notice)
 
 
-def notices_for_learner(session: Session, principal: Principal, today: date) -> list[NoticeView]:
-    """What a learner is shown today: their classes', their grade's and their schools' notices."""
-    classes = sorted(principal.classes_attended())
-    schools = sorted({m.school_sourced_id for m in principal.memberships if m.role == "student"})
-    if not schools:
-        return []
-    audience = [
-        and_(Notice.audience == "class", Notice.class_sourced_id.in_(classes)),
-        and_(Notice.audience == "school"),
-    ]
-    if principal.grades:
-        audience.append(and_(Notice.audience == "grade", Notice.grade.in_(principal.grades)))
-    rows = session.scalars(
-        select(Notice)
+_NOTICE_COLUMNS = (
+    Notice.id,
+    Notice.audience,
+    Notice.school_sourced_id,
+    Notice.class_sourced_id,
+    Notice.grade,
+    Notice.title,
+    Notice.body,
+    Notice.starts_on,
+    Notice.ends_on,
+    Notice.author_name,
+    Notice.author_sourced_id,
+)
+
+
+#: Notices of one school shown on a day, at most: far more than a school posts at once, and a
+#: bound on what one read may return.
+MAX_SCHOOL_NOTICES = 500
+
+
+@cache
+def _school_notices_query() -> Executable:
+    return (
+        select(*_NOTICE_COLUMNS)
         .where(
-            Notice.tenant_id == principal.tenant_id,
-            Notice.school_sourced_id.in_(schools),
-            Notice.starts_on <= today,
-            Notice.ends_on >= today,
-            or_(*audience),
+            Notice.tenant_id == bindparam("tenant_id"),
+            Notice.school_sourced_id == bindparam("school_sourced_id"),
+            Notice.starts_on <= bindparam("today"),
+            Notice.ends_on >= bindparam("today"),
         )
         .order_by(Notice.starts_on.desc(), Notice.id.desc())
-        .limit(20)
+        .limit(MAX_SCHOOL_NOTICES)
     )
-    return [_notice_view(n) for n in rows]
+
+
+def school_notices(
+    session: Session, tenant_id: int, school_sourced_id: str, today: date
+) -> list[NoticeView]:
+    """Every notice of a school shown today, whatever its audience, newest first (the learner
+    home keeps these per school and picks each learner's with :func:`notices_for`)."""
+    params = {"tenant_id": tenant_id, "school_sourced_id": school_sourced_id, "today": today}
+    return [NoticeView(*row) for row in session.execute(_school_notices_query(), params)]
+
+
+def learner_schools(principal: Principal) -> list[str]:
+    """The schools where the principal is a learner (whose notices their home shows)."""
+    return sorted({m.school_sourced_id for m in principal.memberships if m.role == "student"})
+
+
+def notices_for(principal: Principal, notices: Iterable[NoticeView]) -> list[NoticeView]:
+    """The notices among ``notices`` (their schools' current ones) addressed to this learner:
+    their classes', their grade's and their whole school's, newest first, 20 at most."""
+    classes = principal.classes_attended()
+    schools = set(learner_schools(principal))
+    mine = [
+        n
+        for n in notices
+        if n.school_sourced_id in schools
+        and (
+            n.audience == "school"
+            or (n.audience == "class" and n.class_sourced_id in classes)
+            or (n.audience == "grade" and n.grade in principal.grades)
+        )
+    ]
+    mine.sort(key=lambda n: (n.starts_on, n.id), reverse=True)
+    return mine[:20]
+
+
+def notices_for_learner(session: Session, principal: Principal, today: date) -> list[NoticeView]:
+    """What a learner is shown today: their classes', their grade's and their schools' notices."""
+    notices: list[NoticeView] = []
+    for school in learner_schools(principal):
+        notices += school_notices(session, principal.tenant_id, school, today)
+    return notices_for(principal, notices)
 
 
 def notices_for_staff(session: Session, principal: Principal, today: date) -> list[NoticeView]:

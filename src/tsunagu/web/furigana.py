@@ -9,7 +9,7 @@ teachers of young classes write those in hiragana, as their worksheets do.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from markupsafe import Markup, escape
 
@@ -111,8 +111,13 @@ def _pattern() -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in words))
 
 
+@lru_cache(maxsize=4096)
 def with_ruby(text: str) -> Markup:
-    """``text`` escaped, with every listed word wrapped in ``<ruby>`` (rp for old browsers)."""
+    """``text`` escaped, with every listed word wrapped in ``<ruby>`` (rp for old browsers).
+
+    Memoised: a young learner's page passes the same interface strings and subject names
+    through here dozens of times per render, and the regex scan was the render's largest cost.
+    The bound keeps free text (unit titles, school names) from growing it without limit."""
     out: list[str] = []
     position = 0
     for match in _pattern().finditer(text):

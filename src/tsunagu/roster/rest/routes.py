@@ -23,7 +23,7 @@ from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException
 
 from tsunagu.container import Container
-from tsunagu.http import get_container
+from tsunagu.http import container_dependency
 from tsunagu.oauth.dependencies import SCHEME_NAME, BearerAuthError, require_scopes
 from tsunagu.oauth.scopes import ROSTER_CORE_READONLY, ROSTER_READONLY
 from tsunagu.oauth.service import Principal
@@ -111,7 +111,7 @@ def _reader(
 ) -> Callable[..., Iterator[RosterReader]]:
     def dependency(
         principal: Annotated[Principal, Depends(authenticate)],
-        container: Annotated[Container, Depends(get_container)],
+        container: Annotated[Container, Depends(container_dependency)],
     ) -> Iterator[RosterReader]:
         with container.database.session() as session:
             yield RosterReader(session, principal.tenant_id, container.settings.base_url)

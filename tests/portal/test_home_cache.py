@@ -1,0 +1,138 @@
+"""The learner home's per-class cache: it is reused, it expires, and a write shows at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from joserfc.jwk import RSAKey
+
+from tests.lti.support import register_tool
+from tests.portal.support import BOARD_CODE, CLASS_5_1, DRILL, PUPIL, TEACHER, load_board
+from tests.portal.support import sign_in_htmx as sign_in
+from tests.portal.test_pages import place_lesson, school_weekday
+from tsunagu.app import create_app
+from tsunagu.container import Container
+from tsunagu.portal import service as portal
+from tsunagu.portal.home_cache import ALL, HomeCache, home_cache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_value_is_loaded_once_while_it_lives() -> None:
+    clock = Clock()
+    cache = HomeCache(30, timer=clock)
+    loads: list[str] = []
+
+    def load() -> str:
+        loads.append("x")
+        return f"value {len(loads)}"
+
+    assert cache.get((1, "class-home", "c1"), load) == "value 1"
+    clock.now += 29
+    assert cache.get((1, "class-home", "c1"), load) == "value 1"
+    clock.now += 2  # 31 s after loading: expired
+    assert cache.get((1, "class-home", "c1"), load) == "value 2"
+    assert len(loads) == 2
+
+
+def test_forget_drops_only_the_named_tenants() -> None:
+    cache = HomeCache(30, timer=Clock())
+    for key in [(1, "class-home", "a"), (1, "main-class", "b"), (2, "class-home", "a")]:
+        cache.get(key, lambda: "cached")
+    cache.forget({1})
+    assert len(cache) == 1
+    assert cache.get((2, "class-home", "a"), lambda: "reloaded") == "cached"
+    assert cache.get((1, "class-home", "a"), lambda: "reloaded") == "reloaded"
+    cache.forget({ALL})
+    assert len(cache) == 0
+
+
+def test_zero_seconds_turns_the_cache_off() -> None:
+    cache = HomeCache(0)
+    values = iter(["first", "second"])
+    assert cache.get((1, "k"), lambda: next(values)) == "first"
+    assert cache.get((1, "k"), lambda: next(values)) == "second"
+    assert len(cache) == 0
+
+
+@pytest.fixture(scope="module")
+def tool_key() -> RSAKey:
+    return RSAKey.generate_key(2048)
+
+
+@pytest.fixture
+def client(container: Container, tmp_path: Path, tool_key: RSAKey) -> Iterator[TestClient]:
+    load_board(container, tmp_path)
+    register_tool(container, tool_key, client_id=DRILL)
+    with TestClient(create_app(container=container)) as test_client:
+        test_client.tool_key = tool_key  # type: ignore[attr-defined]
+        yield test_client
+
+
+def test_a_teachers_change_shows_on_a_cached_home_at_once(
+    client: TestClient, container: Container
+) -> None:
+    """The learner's home is cached first; the teacher's period, material and notice (ORM
+    writes) and clearing the period (a bulk UPDATE of links) each show on the next visit."""
+    assert container.settings.portal_home_cache_seconds > 0
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    before = client.get("/home").text
+    assert "分数プリント" not in before
+    assert len(home_cache(container)) > 0  # the class's parts are cached now
+
+    place_lesson(client, container, CLASS_5_1, "算数", "分数", "分数プリント")
+    today = portal.today(container.settings)
+    posted = client.post(
+        "/teach/notices",
+        data={
+            "audience": "class",
+            "class_sourced_id": CLASS_5_1,
+            "title": "あしたは遠足です",
+            "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=1)).isoformat(),
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    home = client.get("/home").text
+    assert "分数プリント" in home
+    assert "あしたは遠足です" in home
+
+    sign_in(client, container, BOARD_CODE, TEACHER)
+    cleared = client.post(
+        f"/teach/classes/{CLASS_5_1}/timetable/{school_weekday(container)}/2",
+        data={"subject": "", "unit_title": ""},
+        follow_redirects=False,
+    )
+    assert cleared.status_code == 303
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    assert "分数プリント" not in client.get("/home").text
+
+
+def test_a_rolled_back_write_keeps_the_cache(client: TestClient, container: Container) -> None:
+    from tsunagu.timetable.models import Notice
+
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    client.get("/home")
+    cached = len(home_cache(container))
+    assert cached > 0
+    with container.database.session() as session:
+        notice = session.query(Notice).first()
+        session.rollback()
+        # A flush marks the tenant stale; the rollback must drop that mark, not the cache.
+        if notice is not None:
+            notice.title = "draft"
+            session.flush()
+        session.rollback()
+    assert len(home_cache(container)) == cached
