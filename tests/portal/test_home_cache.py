@@ -57,6 +57,19 @@ def test_forget_drops_only_the_named_tenants() -> None:
     assert len(cache) == 0
 
 
+def test_a_value_loaded_across_a_write_is_not_kept() -> None:
+    """A reader that started before a commit may have read the old rows: it gets its value,
+    but the cache does not keep it."""
+    cache = HomeCache(30, timer=Clock())
+
+    def load_while_a_write_lands() -> str:
+        cache.forget({1})  # another thread commits a change meanwhile
+        return "read before the write"
+
+    assert cache.get((1, "class-home", "a"), load_while_a_write_lands) == "read before the write"
+    assert cache.get((1, "class-home", "a"), lambda: "fresh") == "fresh"
+
+
 def test_zero_seconds_turns_the_cache_off() -> None:
     cache = HomeCache(0)
     values = iter(["first", "second"])

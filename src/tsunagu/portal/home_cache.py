@@ -62,6 +62,9 @@ class HomeCache:
         )
         # TTLCache is not thread-safe, and request handlers run in a thread pool.
         self._lock = threading.Lock()
+        #: Bumped by every :meth:`forget`: a value loaded across a forget may predate the write
+        #: that caused it, so it is returned but not kept.
+        self._generation = 0
         self.on_close: Callable[[], None] = lambda: None
 
     def close(self) -> None:
@@ -79,17 +82,20 @@ class HomeCache:
             return load()
         with self._lock:
             found = self._entries.get(key, _MISSING)
+            generation = self._generation
         if found is not _MISSING:
             value: T = found
             return value
         value = load()
         with self._lock:
-            self._entries[key] = value
+            if generation == self._generation:
+                self._entries[key] = value
         return value
 
     def forget(self, tenant_ids: set[Any]) -> None:
         """Drop the entries of these tenants (``ALL`` among them: every entry)."""
         with self._lock:
+            self._generation += 1
             if ALL in tenant_ids:
                 self._entries.clear()
                 return
