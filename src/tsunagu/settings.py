@@ -34,7 +34,8 @@ class Settings(BaseSettings):
             "Threads per server process for handlers that query the database (FastAPI runs them "
             "in a thread pool; the database pool keeps as many connections). On a CPU-bound "
             "page, threads beyond a few per core add lock and database contention, not "
-            "throughput: measured with bench/portal.py."
+            "throughput (docs/portal-benchmark.md). A thread also waits out an identity "
+            "provider's token endpoint during an OIDC sign-in: with a slow provider, raise it."
         ),
     )
     base_url: str = Field(
