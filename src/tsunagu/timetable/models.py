@@ -1,9 +1,9 @@
 """Timetable and notice tables.
 
 A class's timetable is a weekly grid: one :class:`TimetableSlot` per (weekday, period) that has a
-lesson. A material placed on a slot is a reference to an LTI resource link (its id and title as
-the tool named it), never a copy of the tool's data: the ``lti`` domain owns resource links and
-knows the slot only as an opaque placement string ``timetable:<slot id>``.
+lesson. The materials of a period are not kept here: they are LTI resource links, which the
+``lti`` domain owns and knows the slot by only as an opaque placement string
+``timetable:<slot id>`` (migration 0008 dropped the early ``timetable_materials`` copy).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from tsunagu.db.base import Base
 
@@ -45,31 +45,6 @@ class TimetableSlot(Base):
     unit_title: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str | None] = mapped_column(String(64))
-
-    materials: Mapped[list[TimetableMaterial]] = relationship(
-        back_populates="slot",
-        cascade="all, delete-orphan",
-        order_by="TimetableMaterial.position",
-        lazy="selectin",
-    )
-
-
-class TimetableMaterial(Base):
-    __tablename__ = "timetable_materials"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slot_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("timetable_slots.id", ondelete="CASCADE"), index=True
-    )
-    #: The LTI resource link this material launches (``https://purl.imsglobal.org/spec/lti/
-    #: claim/resource_link`` ``id``, LTI 1.3 §5.3.5).
-    resource_link_id: Mapped[str] = mapped_column(String(255))
-    title: Mapped[str] = mapped_column(Text)
-    #: The tool's name as the learner knows it (the tile label).
-    tool_name: Mapped[str] = mapped_column(Text, default="")
-    position: Mapped[int] = mapped_column(SmallInteger, default=0)
-
-    slot: Mapped[TimetableSlot] = relationship(back_populates="materials")
 
 
 class Notice(Base):
