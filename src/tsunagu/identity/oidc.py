@@ -27,7 +27,8 @@ import httpx
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Session
 
 from tsunagu.audit import service as audit_service
@@ -382,14 +383,22 @@ def _match_user(session: Session, tenant_id: int, kind: str, claims: dict[str, A
             )
         ):
             found[user.sourced_id] = user
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for entry in id_entries:
-        pattern = "%{" + entry.replace("%", r"\%").replace("_", r"\_") + "}%"
-        for user in session.scalars(
-            select(User).where(
-                User.tenant_id == tenant_id,
-                User.status == ACTIVE,
-                User.user_ids.like(pattern, escape="\\"),
+        if postgresql:
+            # The GIN index of migration 0009 holds each comma-separated entry of userIds.
+            # The separator is a literal, not a parameter: only the very expression of the
+            # index lets PostgreSQL use it.
+            entries = func.regexp_split_to_array(
+                User.user_ids, literal_column(r"'\s*,\s*'"), type_=ARRAY(Text)
             )
+            wanted = cast(array(["{" + entry + "}"]), ARRAY(Text))
+            has_entry = entries.contains(wanted)
+        else:
+            pattern = "%{" + entry.replace("%", r"\%").replace("_", r"\_") + "}%"
+            has_entry = User.user_ids.like(pattern, escape="\\")
+        for user in session.scalars(
+            select(User).where(User.tenant_id == tenant_id, User.status == ACTIVE, has_entry)
         ):
             if entry in _user_id_entries(user.user_ids):
                 found[user.sourced_id] = user
