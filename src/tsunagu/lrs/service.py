@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    String,
     Text,
     and_,
     any_,
@@ -46,6 +47,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
@@ -61,6 +63,7 @@ from tsunagu.lrs.models import (
     StatementActivity,
     StatementAgent,
     StatementId,
+    TenantLrsSettings,
 )
 from tsunagu.lrs.partitions import ensure_in_transaction
 from tsunagu.lrs.profiles import service as profiles
@@ -344,6 +347,44 @@ def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, 
     session.execute(stmt, rows)
 
 
+@dataclass(frozen=True)
+class StoreJob:
+    """One request's statements to store (a POST, a PUT, or :func:`record_statement`)."""
+
+    tenant_id: int
+    credential_id: int | None
+    authority: dict[str, Any]
+    statements: list[Any]
+    version: XapiVersion
+
+
+#: What :func:`store_group` answers for each job: its statement ids, or the error it gets.
+Outcome = list[str] | LrsError
+
+
+@dataclass
+class _Plan:
+    job: StoreJob
+    prepared: list[_Prepared]
+
+    @property
+    def ids(self) -> list[str]:
+        return [p.statement_id for p in self.prepared]
+
+
+def _plan(job: StoreJob, stored: str) -> _Plan:
+    problems = validate_statements(job.statements, job.version)
+    if problems:
+        raise invalid(problems)
+    return _Plan(
+        job,
+        [
+            _prepare(s, version=job.version, authority=job.authority, stored=stored)
+            for s in job.statements
+        ],
+    )
+
+
 def store_statements(
     session: Session,
     *,
@@ -359,78 +400,123 @@ def store_statements(
     Raises :class:`LrsError` 400 (invalid, with every problem), 409 (an id already stored with
     different content). Nothing is written unless everything can be.
     """
-    problems = validate_statements(statements, version)
-    if problems:
-        raise invalid(problems)
+    job = StoreJob(tenant_id, credential_id, authority, statements, version)
+    (outcome,) = store_group(session, [job], now=now)
+    if isinstance(outcome, LrsError):
+        raise outcome
+    return outcome
+
+
+def store_group(
+    session: Session, jobs: list[StoreJob], *, now: datetime | None = None
+) -> list[Outcome]:
+    """Store several independent jobs in the caller's transaction (group commit).
+
+    Each job is all or nothing on its own and is judged as if the jobs had arrived one after
+    the other in list order: a job that is invalid, conflicts (409, also with an earlier job of
+    the group), voids a voiding statement or breaks a strict tenant's profile rule gets its
+    error and writes nothing, and the others are written. Errors of the database itself
+    (including a concurrent writer's duplicate id) are raised for the whole group: the caller
+    rolls back and retries (see :func:`store_group_with_retry`).
+    """
     stored = format_instant(now or utcnow())
-    prepared = [
-        _prepare(s, version=version, authority=authority, stored=stored) for s in statements
-    ]
-    ids = [p.statement_id for p in prepared]
-    targets = {p.voiding_target for p in prepared if p.voiding_target}
-    # One read of the registry answers three questions (1.0.3 Part Two §2.3.1, §2.3.2): which
-    # ids are already stored (and with what content), which voiding targets are themselves
-    # voiding statements, and which of these statements were voided before they arrived.
-    existing: dict[str, str] = {}
-    voiding_statements: set[str] = set()
-    already_voided: set[str] = set()
+    outcomes: list[Outcome | None] = [None] * len(jobs)
+    by_tenant: dict[int, list[tuple[int, _Plan]]] = {}
+    for i, job in enumerate(jobs):
+        try:
+            by_tenant.setdefault(job.tenant_id, []).append((i, _plan(job, stored)))
+        except LrsError as exc:
+            outcomes[i] = exc
+    for tenant_id in sorted(by_tenant):
+        plans = by_tenant[tenant_id]
+        for (i, _), outcome in zip(
+            plans, _store_tenant(session, tenant_id, plans, stored), strict=True
+        ):
+            outcomes[i] = outcome
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+@dataclass
+class _Registry:
+    """What one read of the id registry says about the ids a group writes."""
+
+    existing: dict[str, str]  # statement id -> content hash
+    voiding_statements: set[str]
+    already_voided: set[str]  # targets of stored voiding statements
+    strict: bool  # the tenant's Japan profile strict mode
+
+
+def _read_registry(session: Session, tenant_id: int, ids: set[str], targets: set[str]) -> _Registry:
+    # One read answers four questions (1.0.3 Part Two §2.3.1, §2.3.2; xapi-notes.md §1.8):
+    # which ids are already stored (and with what content), which voiding targets are
+    # themselves voiding statements, which of these statements were voided before they
+    # arrived, and whether the tenant is in strict mode (a marker row with an empty id, which
+    # no statement can have: ids are UUIDs). Reading the switch here costs no round trip.
     r = StatementId
-    for sid, content_hash, voids in session.execute(
-        select(r.statement_id, r.content_hash, r.voiding_target).where(
-            r.tenant_id == tenant_id,
-            or_(
-                _one_of(session, r.statement_id, set(ids) | targets),
-                _one_of(session, r.voiding_target, ids),
-            ),
-        )
-    ):
+    registry = select(r.statement_id, r.content_hash, r.voiding_target).where(
+        r.tenant_id == tenant_id,
+        or_(
+            _one_of(session, r.statement_id, ids | targets),
+            _one_of(session, r.voiding_target, ids),
+        ),
+    )
+    marker = select(
+        literal("", String(36)), literal("", String(64)), literal(None, String(36))
+    ).where(TenantLrsSettings.tenant_id == tenant_id, TenantLrsSettings.profile_strict.is_(True))
+    found = _Registry({}, set(), set(), strict=False)
+    rows: Iterable[Any] = session.execute(union_all(registry, marker))
+    for sid, content_hash, voids in rows:
+        if sid == "":
+            found.strict = True
+            continue
         if voids is not None:
-            already_voided.add(voids)
-            voiding_statements.add(sid)
-        existing[sid] = content_hash
-    for i, p in enumerate(prepared):
-        if p.statement_id in existing and existing[p.statement_id] != p.content_hash:
-            raise LrsError(
-                409,
-                f"Statement {p.statement_id} is already stored with different content "
-                "(statements are immutable).",
-                [Problem(f"$[{i}].id", "already stored with different content")],
-            )
-    new = [p for p in prepared if p.statement_id not in existing]
-    if not new:
-        return ids
+            found.already_voided.add(voids)
+            found.voiding_statements.add(sid)
+        found.existing[sid] = content_hash
+    return found
 
-    # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
-    # matches; a tenant in strict mode refuses the batch when one breaks a rule of the
-    # profile it claims. The tenant's switch is read only when there is something to refuse,
-    # and on PostgreSQL by the insert itself (no round trip of its own: advisory tenants whose
-    # tools send imperfect statements are the common case).
-    matches = profiles.match_batch([p.payload for p in new])
-    erring = any(m.errors for m in matches)
-    postgresql = session.get_bind().dialect.name == "postgresql"
 
-    def refuse() -> LrsError:
-        position = {p.statement_id: i for i, p in enumerate(prepared)}
-        p, m = next((p, m) for p, m in zip(new, matches, strict=True) if m.errors)
-        return _profile_violation(position[p.statement_id], m)
+def _store_tenant(
+    session: Session, tenant_id: int, plans: list[tuple[int, _Plan]], stored: str
+) -> list[Outcome]:
+    ids: set[str] = set()
+    targets: set[str] = set()
+    for _, plan in plans:
+        ids.update(plan.ids)
+        targets.update(p.voiding_target for p in plan.prepared if p.voiding_target)
+    registry = _read_registry(session, tenant_id, ids, targets)
+    # Ids stored before or by an earlier job of the group, with their content hash.
+    claimed = dict(registry.existing)
+    voiding_ids = set(registry.voiding_statements)
+    outcomes: list[Outcome] = []
+    accepted: list[tuple[_Plan, list[_Prepared], list[profiles.Match]]] = []
+    for _, plan in plans:
+        try:
+            new, matches = _admit(plan, claimed, voiding_ids, registry.strict)
+        except LrsError as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(plan.ids)
+        if new:
+            accepted.append((plan, new, matches))
+            for p in new:
+                claimed[p.statement_id] = p.content_hash
+                if p.voiding_target:
+                    voiding_ids.add(p.statement_id)
+    if not accepted:
+        return outcomes
 
-    if erring and not postgresql and profiles.is_strict(session, tenant_id):
-        raise refuse()
-
-    # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
-    targets = {p.voiding_target for p in new if p.voiding_target}
-    batch_voiding = {p.statement_id for p in new if p.voiding_target}
-    if (targets & voiding_statements) or (targets & batch_voiding):
-        raise LrsError(400, "A voiding statement cannot void another voiding statement.")
-    # Statements voided by voiding statements that arrived before them, or in this batch.
-    already_voided |= targets
-
+    # Statements voided by voiding statements that arrived before them, or in this group.
+    voided_targets = {p.voiding_target for _, new, _ in accepted for p in new if p.voiding_target}
+    already_voided = registry.already_voided | voided_targets
     stored_at = parse_timestamp(stored)
     assert stored_at is not None
     ensure_in_transaction(session, [stored_at])
     rows = [
         _Row(
             statement_id=p.statement_id,
+            credential_id=plan.job.credential_id,
             verb_id=p.payload["verb"]["id"],
             registration=_registration(p.payload),
             voided=p.statement_id in already_voided and p.voiding_target is None,
@@ -441,31 +527,62 @@ def store_statements(
             found=_index(p.payload),
             **profiles.match_columns(m),
         )
+        for plan, new, matches in accepted
         for p, m in zip(new, matches, strict=True)
     ]
-    if postgresql:
-        if not _insert_postgresql(session, tenant_id, credential_id, stored_at, rows, erring):
-            raise refuse()  # strict mode; the insert wrote nothing (and the caller rolls back)
+    if session.get_bind().dialect.name == "postgresql":
+        _insert_postgresql(session, tenant_id, stored_at, rows)
     else:
-        _insert_generic(session, tenant_id, credential_id, stored_at, rows)
+        _insert_generic(session, tenant_id, stored_at, rows)
     definitions: dict[str, Any] = {}
     for row in rows:
         for activity_id, definition in row.found.definitions.items():
-            # Later statements of the batch add to (not replace) earlier definitions.
+            # Later statements add to (not replace) earlier definitions.
             definitions[activity_id] = _merge_definition(definitions.get(activity_id), definition)
-    if targets:
+    if voided_targets:
         session.execute(
             update(Statement)
             .where(
                 Statement.tenant_id == tenant_id,
-                _one_of(session, Statement.statement_id, sorted(targets)),
+                _one_of(session, Statement.statement_id, sorted(voided_targets)),
                 Statement.voiding_target.is_(None),
                 Statement.voided.is_(False),
             )
             .values(voided=True)
         )
     _upsert_activities(session, tenant_id, definitions)
-    return ids
+    return outcomes
+
+
+def _admit(
+    plan: _Plan, claimed: dict[str, str], voiding_ids: set[str], strict: bool
+) -> tuple[list[_Prepared], list[profiles.Match]]:
+    """The job's statements to write and their profile matches, or the job's error."""
+    for i, p in enumerate(plan.prepared):
+        if p.statement_id in claimed and claimed[p.statement_id] != p.content_hash:
+            raise LrsError(
+                409,
+                f"Statement {p.statement_id} is already stored with different content "
+                "(statements are immutable).",
+                [Problem(f"$[{i}].id", "already stored with different content")],
+            )
+    new = [p for p in plan.prepared if p.statement_id not in claimed]
+    if not new:
+        return [], []
+    # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
+    # matches; a tenant in strict mode refuses the job when one breaks a rule of the profile
+    # it claims.
+    matches = profiles.match_batch([p.payload for p in new])
+    if strict and any(m.errors for m in matches):
+        position = {p.statement_id: i for i, p in enumerate(plan.prepared)}
+        p, m = next((p, m) for p, m in zip(new, matches, strict=True) if m.errors)
+        raise _profile_violation(position[p.statement_id], m)
+    # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
+    targets = {p.voiding_target for p in new if p.voiding_target}
+    own_voiding = {p.statement_id for p in new if p.voiding_target}
+    if (targets & voiding_ids) or (targets & own_voiding):
+        raise LrsError(400, "A voiding statement cannot void another voiding statement.")
+    return new, matches
 
 
 def _profile_violation(index: int, match: profiles.Match) -> LrsError:
@@ -496,6 +613,7 @@ def _one_of(session: Session, column: Any, values: Iterable[str]) -> Any:
 @dataclass
 class _Row:
     statement_id: str
+    credential_id: int | None
     verb_id: str
     registration: str | None
     voided: bool
@@ -514,26 +632,21 @@ class _Row:
 # in the statements' RETURNING). The registry insert is what fails on a concurrent duplicate.
 # Rows travel as three JSON documents (``jsonb_to_recordset``), not as arrays: psycopg escapes
 # every quote of a text array element in Python, which for JSON payloads cost more than the
-# whole insert. When a statement breaks a Japan profile rule (``:check_strict``), the tenant's
-# strict switch is read here too, and a strict tenant's batch inserts nothing.
+# whole insert. Each row carries its credential: a group commit writes several requests.
 _PG_INSERT = text(
     """
-WITH refused AS (
-    SELECT CAST(:check_strict AS boolean) AND EXISTS (
-        SELECT 1 FROM lrs_tenant_settings WHERE tenant_id = :tenant_id AND profile_strict
-    ) AS yes
-), input AS (
+WITH input AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(
-        ord integer, sid varchar, verb text, registration varchar, voided boolean,
-        voiding varchar, ref varchar, hash varchar, payload jsonb, ptemplate varchar,
-        prules varchar)
+        ord integer, sid varchar, cred integer, verb text, registration varchar,
+        voided boolean, voiding varchar, ref varchar, hash varchar, payload jsonb,
+        ptemplate varchar, prules varchar)
 ), st AS (
     INSERT INTO lrs_statements (tenant_id, statement_id, credential_id, verb_id, registration,
                                 voided, voiding_target, ref_target, stored, content_hash, payload,
                                 profile_template, profile_rules)
-    SELECT :tenant_id, sid, :credential_id, verb, registration, voided, voiding, ref, :stored,
+    SELECT :tenant_id, sid, cred, verb, registration, voided, voiding, ref, :stored,
            hash, payload, ptemplate, prules
-    FROM input WHERE NOT (SELECT yes FROM refused) ORDER BY ord
+    FROM input ORDER BY ord
     RETURNING seq, statement_id, content_hash, voiding_target
 ), registry AS (
     INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, voiding_target)
@@ -549,21 +662,15 @@ WITH refused AS (
     FROM jsonb_to_recordset(CAST(:activities AS jsonb)) AS c(sid varchar, aid text, related boolean)
     JOIN st ON st.statement_id = c.sid
 )
-SELECT count(*), (SELECT yes FROM refused) FROM st
+SELECT count(*) FROM st
 """
 )
 
 
 def _insert_postgresql(
-    session: Session,
-    tenant_id: int,
-    credential_id: int | None,
-    stored_at: datetime,
-    rows: list[_Row],
-    check_strict: bool,
-) -> bool:
-    """The one-round-trip insert; False (nothing written) when ``check_strict`` and the tenant
-    is in strict mode."""
+    session: Session, tenant_id: int, stored_at: datetime, rows: list[_Row]
+) -> None:
+    """The one-round-trip insert."""
     agents = [
         {"sid": row.statement_id, "ifi": ifi, "related": related}
         for row in rows
@@ -574,18 +681,17 @@ def _insert_postgresql(
         for row in rows
         for aid, related in row.found.activities.items()
     ]
-    inserted, refused = session.execute(
+    inserted = session.execute(
         _PG_INSERT,
         {
             "tenant_id": tenant_id,
-            "credential_id": credential_id,
             "stored": stored_at,
-            "check_strict": check_strict,
             "rows": dump_json(
                 [
                     {
                         "ord": i,
                         "sid": r.statement_id,
+                        "cred": r.credential_id,
                         "verb": r.verb_id,
                         "registration": r.registration,
                         "voided": r.voided,
@@ -602,20 +708,13 @@ def _insert_postgresql(
             "agents": dump_json(agents),
             "activities": dump_json(activities),
         },
-    ).one()
-    if refused:
-        return False
+    ).scalar_one()
     if inserted != len(rows):  # pragma: no cover - the statement inserts every input row
         raise AssertionError(f"stored {inserted} of {len(rows)} statements")
-    return True
 
 
 def _insert_generic(
-    session: Session,
-    tenant_id: int,
-    credential_id: int | None,
-    stored_at: datetime,
-    rows: list[_Row],
+    session: Session, tenant_id: int, stored_at: datetime, rows: list[_Row]
 ) -> None:
     """SQLite (and any other database): executemany INSERTs, same rows as on PostgreSQL."""
     result = session.execute(
@@ -624,7 +723,7 @@ def _insert_generic(
             {
                 "tenant_id": tenant_id,
                 "statement_id": r.statement_id,
-                "credential_id": credential_id,
+                "credential_id": r.credential_id,
                 "verb_id": r.verb_id,
                 "registration": r.registration,
                 "voided": r.voided,
@@ -736,6 +835,54 @@ def store_with_retry(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def store_group_with_retry(
+    container: Container, jobs: list[StoreJob]
+) -> list[list[str] | BaseException]:
+    """:func:`store_group` in one transaction: one commit, one WAL flush for every job.
+
+    Returns after the commit, never before. A concurrent writer's duplicate id fails the
+    group's insert; the group runs once more, as in :func:`store_with_retry`. When the group's
+    transaction fails otherwise (or twice), every job is stored again on its own, so a job the
+    database refuses (a server error, not an LRS rule) fails alone and never takes its
+    neighbours' statements with it.
+    """
+    if len(jobs) == 1:
+        job = jobs[0]
+        try:
+            return [_store_job(container, job)]
+        except Exception as exc:
+            return [exc]
+    for attempt in (1, 2):
+        try:
+            with container.database.transaction() as session:
+                take_write_lock(session)
+                outcomes: list[list[str] | BaseException] = list(store_group(session, jobs))
+            return outcomes
+        except IntegrityError:
+            if attempt == 2:
+                break
+        except Exception:
+            break
+    alone: list[list[str] | BaseException] = []
+    for job in jobs:
+        try:
+            alone.append(_store_job(container, job))
+        except Exception as exc:
+            alone.append(exc)
+    return alone
+
+
+def _store_job(container: Container, job: StoreJob) -> list[str]:
+    return store_with_retry(
+        container,
+        tenant_id=job.tenant_id,
+        credential_id=job.credential_id,
+        authority=job.authority,
+        statements=job.statements,
+        version=job.version,
+    )
 
 
 def record_statement(container: Container, tenant_id: int, statement: dict[str, Any]) -> str:
