@@ -307,7 +307,13 @@ def _write_alone(call: Call, statements: list[Any], parts: dict[str, Part]) -> l
 def _group_writer(request: Request, container: Container) -> GroupWriter:
     writer: GroupWriter | None = getattr(request.app.state, "lrs_writer", None)
     if writer is None:
-        writer = GroupWriter(lambda jobs: store_group_with_retry(container, jobs))
+        import os
+
+        writer = GroupWriter(
+            lambda jobs: store_group_with_retry(container, jobs),
+            writers=int(os.environ.get("LRS_WRITERS", "1")),
+            max_statements=int(os.environ.get("LRS_MAXST", "1000")),
+        )
         request.app.state.lrs_writer = writer
     return writer
 

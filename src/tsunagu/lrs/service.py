@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 import uuid
@@ -80,6 +81,8 @@ from tsunagu.lrs.versions import V1, V2, XapiVersion
 
 if TYPE_CHECKING:
     from tsunagu.container import Container
+
+logger = logging.getLogger(__name__)
 
 
 class LrsError(Exception):
@@ -861,9 +864,11 @@ def store_group_with_retry(
                 outcomes: list[list[str] | BaseException] = list(store_group(session, jobs))
             return outcomes
         except IntegrityError:
+            logger.warning("group IntegrityError attempt %d", attempt, exc_info=True)
             if attempt == 2:
                 break
         except Exception:
+            logger.warning("group of %d stores failed; storing each alone", len(jobs), exc_info=True)
             break
     alone: list[list[str] | BaseException] = []
     for job in jobs:
