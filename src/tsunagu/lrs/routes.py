@@ -66,6 +66,7 @@ from tsunagu.lrs.service import (
     get_activity_definition,
     get_statement,
     ids_format,
+    plan_job,
     query_statements,
     store_group_with_retry,
     store_with_retry,
@@ -310,12 +311,17 @@ def _group_writer(request: Request, container: Container) -> GroupWriter:
         import os
 
         writer = GroupWriter(
-            lambda jobs: store_group_with_retry(container, jobs),
+            lambda plans: store_group_with_retry(container, plans),
             writers=int(os.environ.get("LRS_WRITERS", "1")),
             max_statements=int(os.environ.get("LRS_MAXST", "1000")),
         )
         request.app.state.lrs_writer = writer
     return writer
+
+
+#: Jobs up to this many statements are validated and prepared on the event loop (a few hundred
+#: microseconds); larger ones in a worker thread, so a big batch does not hold the loop.
+_PLAN_ON_LOOP = 10
 
 
 async def _write(
@@ -332,7 +338,11 @@ async def _write(
         statements=statements,
         version=call.version,
     )
-    return await _group_writer(request, call.container).store(job)
+    if len(statements) <= _PLAN_ON_LOOP:
+        plan = plan_job(job)
+    else:
+        plan = await run_in_threadpool(plan_job, job)
+    return await _group_writer(request, call.container).store(plan)
 
 
 # --- About (1.0.3 Part Three §2.8) -----------------------------------------------------------

@@ -361,30 +361,56 @@ class StoreJob:
     version: XapiVersion
 
 
-#: What :func:`store_group` answers for each job: its statement ids, or the error it gets.
+#: What :func:`store_plans` answers for each job: its statement ids, or the error it gets.
 Outcome = list[str] | LrsError
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """A job validated and prepared, before any database work (:func:`plan_job`).
+
+    Everything here is per request and needs no database, so a group commit does it before a
+    job joins a group, outside the one-at-a-time section that talks to the database.
+    """
+
     job: StoreJob
+    stored: str  # the ``stored`` instant of the job's statements, as written in the payloads
+    stored_at: datetime
     prepared: list[_Prepared]
+    #: Japan profile matches and index values, one per prepared statement.
+    matches: list[profiles.Match]
+    found: list[_Indexed]
 
     @property
     def ids(self) -> list[str]:
         return [p.statement_id for p in self.prepared]
 
+    @property
+    def size(self) -> int:
+        return len(self.prepared)
 
-def _plan(job: StoreJob, stored: str) -> _Plan:
+
+def plan_job(job: StoreJob, *, now: datetime | None = None) -> Plan:
+    """Validate and prepare a job; raises :class:`LrsError` 400 when it is invalid."""
     problems = validate_statements(job.statements, job.version)
     if problems:
         raise invalid(problems)
-    return _Plan(
+    stored_at = now or utcnow()
+    stored = format_instant(stored_at)
+    prepared = [
+        _prepare(s, version=job.version, authority=job.authority, stored=stored)
+        for s in job.statements
+    ]
+    parsed = parse_timestamp(stored)  # millisecond precision, as the payloads say
+    assert parsed is not None
+    return Plan(
         job,
-        [
-            _prepare(s, version=job.version, authority=job.authority, stored=stored)
-            for s in job.statements
-        ],
+        stored,
+        parsed,
+        prepared,
+        # Japan xAPI profiles (xapi-notes.md §1.8): the template each statement matches.
+        profiles.match_batch([p.payload for p in prepared]),
+        [_index(p.payload) for p in prepared],
     )
 
 
@@ -404,39 +430,31 @@ def store_statements(
     different content). Nothing is written unless everything can be.
     """
     job = StoreJob(tenant_id, credential_id, authority, statements, version)
-    (outcome,) = store_group(session, [job], now=now)
+    (outcome,) = store_plans(session, [plan_job(job, now=now)])
     if isinstance(outcome, LrsError):
         raise outcome
     return outcome
 
 
-def store_group(
-    session: Session, jobs: list[StoreJob], *, now: datetime | None = None
-) -> list[Outcome]:
+def store_plans(session: Session, plans: list[Plan]) -> list[Outcome]:
     """Store several independent jobs in the caller's transaction (group commit).
 
     Each job is all or nothing on its own and is judged as if the jobs had arrived one after
-    the other in list order: a job that is invalid, conflicts (409, also with an earlier job of
-    the group), voids a voiding statement or breaks a strict tenant's profile rule gets its
-    error and writes nothing, and the others are written. Errors of the database itself
-    (including a concurrent writer's duplicate id) are raised for the whole group: the caller
-    rolls back and retries (see :func:`store_group_with_retry`).
+    the other in list order: a job that conflicts (409, also with an earlier job of the
+    group), voids a voiding statement or breaks a strict tenant's profile rule gets its error
+    and writes nothing, and the others are written. Errors of the database itself (including
+    a concurrent writer's duplicate id) are raised for the whole group: the caller rolls back
+    and retries (see :func:`store_group_with_retry`).
     """
-    stored = format_instant(now or utcnow())
-    outcomes: list[Outcome | None] = [None] * len(jobs)
-    by_tenant: dict[int, list[tuple[int, _Plan]]] = {}
-    for i, job in enumerate(jobs):
-        try:
-            by_tenant.setdefault(job.tenant_id, []).append((i, _plan(job, stored)))
-        except LrsError as exc:
-            outcomes[i] = exc
+    outcomes: list[Outcome | None] = [None] * len(plans)
+    by_tenant: dict[int, list[tuple[int, Plan]]] = {}
+    for i, plan in enumerate(plans):
+        by_tenant.setdefault(plan.job.tenant_id, []).append((i, plan))
     for tenant_id in sorted(by_tenant):
-        plans = by_tenant[tenant_id]
-        for (i, _), outcome in zip(
-            plans, _store_tenant(session, tenant_id, plans, stored), strict=True
-        ):
+        group = by_tenant[tenant_id]
+        stored = _store_tenant(session, tenant_id, [plan for _, plan in group])
+        for (i, _), outcome in zip(group, stored, strict=True):
             outcomes[i] = outcome
-    assert all(o is not None for o in outcomes)
     return [o for o in outcomes if o is not None]
 
 
@@ -480,12 +498,10 @@ def _read_registry(session: Session, tenant_id: int, ids: set[str], targets: set
     return found
 
 
-def _store_tenant(
-    session: Session, tenant_id: int, plans: list[tuple[int, _Plan]], stored: str
-) -> list[Outcome]:
+def _store_tenant(session: Session, tenant_id: int, plans: list[Plan]) -> list[Outcome]:
     ids: set[str] = set()
     targets: set[str] = set()
-    for _, plan in plans:
+    for plan in plans:
         ids.update(plan.ids)
         targets.update(p.voiding_target for p in plan.prepared if p.voiding_target)
     registry = _read_registry(session, tenant_id, ids, targets)
@@ -493,17 +509,17 @@ def _store_tenant(
     claimed = dict(registry.existing)
     voiding_ids = set(registry.voiding_statements)
     outcomes: list[Outcome] = []
-    accepted: list[tuple[_Plan, list[_Prepared], list[profiles.Match]]] = []
-    for _, plan in plans:
+    accepted: list[tuple[Plan, list[int]]] = []
+    for plan in plans:
         try:
-            new, matches = _admit(plan, claimed, voiding_ids, registry.strict)
+            new = _admit(plan, claimed, voiding_ids, registry.strict)
         except LrsError as exc:
             outcomes.append(exc)
             continue
         outcomes.append(plan.ids)
         if new:
-            accepted.append((plan, new, matches))
-            for p in new:
+            accepted.append((plan, new))
+            for p in (plan.prepared[i] for i in new):
                 claimed[p.statement_id] = p.content_hash
                 if p.voiding_target:
                     voiding_ids.add(p.statement_id)
@@ -511,15 +527,20 @@ def _store_tenant(
         return outcomes
 
     # Statements voided by voiding statements that arrived before them, or in this group.
-    voided_targets = {p.voiding_target for _, new, _ in accepted for p in new if p.voiding_target}
+    voided_targets = {
+        target
+        for plan, new in accepted
+        for i in new
+        if (target := plan.prepared[i].voiding_target) is not None
+    }
     already_voided = registry.already_voided | voided_targets
-    stored_at = parse_timestamp(stored)
-    assert stored_at is not None
-    ensure_in_transaction(session, [stored_at])
+    ensure_in_transaction(session, [plan.stored_at for plan, _ in accepted])
     rows = [
         _Row(
-            statement_id=p.statement_id,
+            statement_id=(p := plan.prepared[i]).statement_id,
             credential_id=plan.job.credential_id,
+            stored=plan.stored,
+            stored_at=plan.stored_at,
             verb_id=p.payload["verb"]["id"],
             registration=_registration(p.payload),
             voided=p.statement_id in already_voided and p.voiding_target is None,
@@ -527,16 +548,16 @@ def _store_tenant(
             ref_target=_ref_target(p.payload),
             content_hash=p.content_hash,
             payload=p.payload,
-            found=_index(p.payload),
-            **profiles.match_columns(m),
+            found=plan.found[i],
+            **profiles.match_columns(plan.matches[i]),
         )
-        for plan, new, matches in accepted
-        for p, m in zip(new, matches, strict=True)
+        for plan, new in accepted
+        for i in new
     ]
     if session.get_bind().dialect.name == "postgresql":
-        _insert_postgresql(session, tenant_id, stored_at, rows)
+        _insert_postgresql(session, tenant_id, rows)
     else:
-        _insert_generic(session, tenant_id, stored_at, rows)
+        _insert_generic(session, tenant_id, rows)
     definitions: dict[str, Any] = {}
     for row in rows:
         for activity_id, definition in row.found.definitions.items():
@@ -557,10 +578,8 @@ def _store_tenant(
     return outcomes
 
 
-def _admit(
-    plan: _Plan, claimed: dict[str, str], voiding_ids: set[str], strict: bool
-) -> tuple[list[_Prepared], list[profiles.Match]]:
-    """The job's statements to write and their profile matches, or the job's error."""
+def _admit(plan: Plan, claimed: dict[str, str], voiding_ids: set[str], strict: bool) -> list[int]:
+    """Positions of the job's statements to write, or the job's error."""
     for i, p in enumerate(plan.prepared):
         if p.statement_id in claimed and claimed[p.statement_id] != p.content_hash:
             raise LrsError(
@@ -569,23 +588,19 @@ def _admit(
                 "(statements are immutable).",
                 [Problem(f"$[{i}].id", "already stored with different content")],
             )
-    new = [p for p in plan.prepared if p.statement_id not in claimed]
-    if not new:
-        return [], []
-    # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
-    # matches; a tenant in strict mode refuses the job when one breaks a rule of the profile
-    # it claims.
-    matches = profiles.match_batch([p.payload for p in new])
-    if strict and any(m.errors for m in matches):
-        position = {p.statement_id: i for i, p in enumerate(plan.prepared)}
-        p, m = next((p, m) for p, m in zip(new, matches, strict=True) if m.errors)
-        raise _profile_violation(position[p.statement_id], m)
+    new = [i for i, p in enumerate(plan.prepared) if p.statement_id not in claimed]
+    # Japan xAPI profiles (xapi-notes.md §1.8): a tenant in strict mode refuses the job when
+    # a statement it writes breaks a rule of the profile it claims.
+    if strict:
+        for i in new:
+            if plan.matches[i].errors:
+                raise _profile_violation(i, plan.matches[i])
     # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
-    targets = {p.voiding_target for p in new if p.voiding_target}
-    own_voiding = {p.statement_id for p in new if p.voiding_target}
+    targets = {t for i in new if (t := plan.prepared[i].voiding_target) is not None}
+    own_voiding = {plan.prepared[i].statement_id for i in new if plan.prepared[i].voiding_target}
     if (targets & voiding_ids) or (targets & own_voiding):
         raise LrsError(400, "A voiding statement cannot void another voiding statement.")
-    return new, matches
+    return new
 
 
 def _profile_violation(index: int, match: profiles.Match) -> LrsError:
@@ -617,6 +632,8 @@ def _one_of(session: Session, column: Any, values: Iterable[str]) -> Any:
 class _Row:
     statement_id: str
     credential_id: int | None
+    stored: str  # as in the payload
+    stored_at: datetime
     verb_id: str
     registration: str | None
     voided: bool
@@ -640,28 +657,28 @@ _PG_INSERT = text(
     """
 WITH input AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(
-        ord integer, sid varchar, cred integer, verb text, registration varchar,
-        voided boolean, voiding varchar, ref varchar, hash varchar, payload jsonb,
-        ptemplate varchar, prules varchar)
+        ord integer, sid varchar, cred integer, stored timestamptz, verb text,
+        registration varchar, voided boolean, voiding varchar, ref varchar, hash varchar,
+        payload jsonb, ptemplate varchar, prules varchar)
 ), st AS (
     INSERT INTO lrs_statements (tenant_id, statement_id, credential_id, verb_id, registration,
                                 voided, voiding_target, ref_target, stored, content_hash, payload,
                                 profile_template, profile_rules)
-    SELECT :tenant_id, sid, cred, verb, registration, voided, voiding, ref, :stored,
+    SELECT :tenant_id, sid, cred, verb, registration, voided, voiding, ref, stored,
            hash, payload, ptemplate, prules
     FROM input ORDER BY ord
-    RETURNING seq, statement_id, content_hash, voiding_target
+    RETURNING seq, statement_id, content_hash, voiding_target, stored
 ), registry AS (
     INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, voiding_target)
     SELECT :tenant_id, statement_id, seq, content_hash, voiding_target FROM st
 ), agents AS (
     INSERT INTO lrs_statement_agents (seq, ifi, tenant_id, related, stored)
-    SELECT st.seq, a.ifi, :tenant_id, a.related, :stored
+    SELECT st.seq, a.ifi, :tenant_id, a.related, st.stored
     FROM jsonb_to_recordset(CAST(:agents AS jsonb)) AS a(sid varchar, ifi text, related boolean)
     JOIN st ON st.statement_id = a.sid
 ), activities AS (
     INSERT INTO lrs_statement_activities (seq, activity_id, tenant_id, related, stored)
-    SELECT st.seq, c.aid, :tenant_id, c.related, :stored
+    SELECT st.seq, c.aid, :tenant_id, c.related, st.stored
     FROM jsonb_to_recordset(CAST(:activities AS jsonb)) AS c(sid varchar, aid text, related boolean)
     JOIN st ON st.statement_id = c.sid
 )
@@ -670,9 +687,7 @@ SELECT count(*) FROM st
 )
 
 
-def _insert_postgresql(
-    session: Session, tenant_id: int, stored_at: datetime, rows: list[_Row]
-) -> None:
+def _insert_postgresql(session: Session, tenant_id: int, rows: list[_Row]) -> None:
     """The one-round-trip insert."""
     agents = [
         {"sid": row.statement_id, "ifi": ifi, "related": related}
@@ -688,13 +703,13 @@ def _insert_postgresql(
         _PG_INSERT,
         {
             "tenant_id": tenant_id,
-            "stored": stored_at,
             "rows": dump_json(
                 [
                     {
                         "ord": i,
                         "sid": r.statement_id,
                         "cred": r.credential_id,
+                        "stored": r.stored,
                         "verb": r.verb_id,
                         "registration": r.registration,
                         "voided": r.voided,
@@ -716,9 +731,7 @@ def _insert_postgresql(
         raise AssertionError(f"stored {inserted} of {len(rows)} statements")
 
 
-def _insert_generic(
-    session: Session, tenant_id: int, stored_at: datetime, rows: list[_Row]
-) -> None:
+def _insert_generic(session: Session, tenant_id: int, rows: list[_Row]) -> None:
     """SQLite (and any other database): executemany INSERTs, same rows as on PostgreSQL."""
     result = session.execute(
         insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
@@ -732,7 +745,7 @@ def _insert_generic(
                 "voided": r.voided,
                 "voiding_target": r.voiding_target,
                 "ref_target": r.ref_target,
-                "stored": stored_at,
+                "stored": r.stored_at,
                 "content_hash": r.content_hash,
                 "payload": r.payload,
                 "profile_template": r.profile_template,
@@ -756,7 +769,7 @@ def _insert_generic(
         ],
     )
     agent_rows = [
-        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related, "stored": stored_at}
+        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related, "stored": r.stored_at}
         for seq, r in zip(seqs, rows, strict=True)
         for ifi, related in r.found.agents.items()
     ]
@@ -766,7 +779,7 @@ def _insert_generic(
             "activity_id": aid,
             "tenant_id": tenant_id,
             "related": related,
-            "stored": stored_at,
+            "stored": r.stored_at,
         }
         for seq, r in zip(seqs, rows, strict=True)
         for aid, related in r.found.activities.items()
@@ -841,53 +854,52 @@ def store_with_retry(
 
 
 def store_group_with_retry(
-    container: Container, jobs: list[StoreJob]
+    container: Container, plans: list[Plan]
 ) -> list[list[str] | BaseException]:
-    """:func:`store_group` in one transaction: one commit, one WAL flush for every job.
+    """:func:`store_plans` in one transaction: one commit, one WAL flush for every job.
 
     Returns after the commit, never before. A concurrent writer's duplicate id fails the
-    group's insert; the group runs once more, as in :func:`store_with_retry`. When the group's
-    transaction fails otherwise (or twice), every job is stored again on its own, so a job the
-    database refuses (a server error, not an LRS rule) fails alone and never takes its
-    neighbours' statements with it.
+    group's insert; the group runs once more and then compares with the winner's rows, as in
+    :func:`store_with_retry`. When the group's transaction fails otherwise (or twice), every
+    job is stored again on its own, so a job the database refuses (a server error, not an LRS
+    rule) fails alone and never takes its neighbours' statements with it.
     """
-    if len(jobs) == 1:
-        job = jobs[0]
-        try:
-            return [_store_job(container, job)]
-        except Exception as exc:
-            return [exc]
-    for attempt in (1, 2):
-        try:
-            with container.database.transaction() as session:
-                take_write_lock(session)
-                outcomes: list[list[str] | BaseException] = list(store_group(session, jobs))
-            return outcomes
-        except IntegrityError:
-            logger.warning("group IntegrityError attempt %d", attempt, exc_info=True)
-            if attempt == 2:
+    if len(plans) > 1:
+        for _attempt in (1, 2):
+            try:
+                return _store_plans_committed(container, plans)
+            except IntegrityError:
+                continue
+            except Exception:
+                logger.warning("a group of %d xAPI writes failed; storing each alone", len(plans))
                 break
-        except Exception:
-            logger.warning("group of %d stores failed; storing each alone", len(jobs), exc_info=True)
-            break
     alone: list[list[str] | BaseException] = []
-    for job in jobs:
+    for plan in plans:
         try:
-            alone.append(_store_job(container, job))
+            alone.append(_store_plan_alone(container, plan))
         except Exception as exc:
             alone.append(exc)
     return alone
 
 
-def _store_job(container: Container, job: StoreJob) -> list[str]:
-    return store_with_retry(
-        container,
-        tenant_id=job.tenant_id,
-        credential_id=job.credential_id,
-        authority=job.authority,
-        statements=job.statements,
-        version=job.version,
-    )
+def _store_plan_alone(container: Container, plan: Plan) -> list[str] | BaseException:
+    for attempt in (1, 2):  # as store_with_retry
+        try:
+            (outcome,) = _store_plans_committed(container, [plan])
+            return outcome
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_plans_committed(
+    container: Container, plans: list[Plan]
+) -> list[list[str] | BaseException]:
+    with container.database.transaction() as session:
+        take_write_lock(session)
+        outcomes: list[list[str] | BaseException] = list(store_plans(session, plans))
+    return outcomes  # committed
 
 
 def record_statement(container: Container, tenant_id: int, statement: dict[str, Any]) -> str:

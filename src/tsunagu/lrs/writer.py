@@ -9,7 +9,7 @@ one request and nothing waits; under load the groups grow by themselves.
 Durability is unchanged: a request is answered only after the COMMIT of the transaction that
 holds its statements has returned (``synchronous_commit`` as the server has it). Each request
 stays all or nothing on its own and is judged as if the group's requests had arrived one
-after the other (:func:`tsunagu.lrs.service.store_group`); a request the database itself
+after the other (:func:`tsunagu.lrs.service.store_plans`); a request the database itself
 refuses is retried alone and fails alone (:func:`tsunagu.lrs.service.store_group_with_retry`).
 """
 
@@ -21,9 +21,9 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from tsunagu.lrs.service import StoreJob
+from tsunagu.lrs.service import Plan
 
-StoreGroup = Callable[[list[StoreJob]], list[list[str] | BaseException]]
+StoreGroup = Callable[[list[Plan]], list[list[str] | BaseException]]
 
 #: A group stops growing at this many statements (a batch larger than that is a group alone).
 MAX_GROUP_STATEMENTS = 1000
@@ -42,15 +42,15 @@ class GroupWriter:
         self._store_group = store_group
         self._writers = writers
         self._max_statements = max_statements
-        self._pending: deque[tuple[StoreJob, asyncio.Future[list[str]]]] = deque()
+        self._pending: deque[tuple[Plan, asyncio.Future[list[str]]]] = deque()
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()  # strong references until done
 
-    async def store(self, job: StoreJob) -> list[str]:
+    async def store(self, plan: Plan) -> list[str]:
         """The job's statement ids once committed, or the job's own error."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[str]] = loop.create_future()
-        self._pending.append((job, future))
+        self._pending.append((plan, future))
         if self._running < self._writers:
             self._running += 1
             task = loop.create_task(self._drain())
@@ -58,11 +58,11 @@ class GroupWriter:
             task.add_done_callback(self._tasks.discard)
         return await future
 
-    def _take(self) -> list[tuple[StoreJob, asyncio.Future[list[str]]]]:
+    def _take(self) -> list[tuple[Plan, asyncio.Future[list[str]]]]:
         group = [self._pending.popleft()]
-        size = len(group[0][0].statements)
+        size = group[0][0].size
         while self._pending:
-            following = len(self._pending[0][0].statements)
+            following = self._pending[0][0].size
             if size + following > self._max_statements:
                 break
             group.append(self._pending.popleft())
@@ -70,11 +70,11 @@ class GroupWriter:
         return group
 
     async def _drain(self) -> None:
-        group: list[tuple[StoreJob, asyncio.Future[list[str]]]] = []
+        group: list[tuple[Plan, asyncio.Future[list[str]]]] = []
         try:
             while self._pending:
                 group = self._take()
-                outcomes = await run_in_threadpool(self._store_group, [job for job, _ in group])
+                outcomes = await run_in_threadpool(self._store_group, [plan for plan, _ in group])
                 for (_, future), outcome in zip(group, outcomes, strict=True):
                     if future.done():  # the client went away; its statements are stored
                         continue
