@@ -309,7 +309,9 @@ def _group_writer(request: Request, container: Container) -> GroupWriter:
     writer: GroupWriter | None = getattr(request.app.state, "lrs_writer", None)
     if writer is None:
         import os
+        import sys
 
+        sys.setswitchinterval(float(os.environ.get("LRS_SWITCH", "0.005")))
         writer = GroupWriter(
             lambda plans: store_group_with_retry(container, plans),
             writers=int(os.environ.get("LRS_WRITERS", "1")),
