@@ -260,7 +260,7 @@ def test_a_group_retries_after_a_concurrent_duplicate(
 
 def _fake_plan(size: int = 1) -> Plan:
     job = StoreJob(1, None, {}, [{}] * size, V1)
-    return Plan(job, "", None, [], [], [])  # type: ignore[arg-type]
+    return Plan(job, "", None, [], [], [])  # type: ignore[arg-type,unused-ignore]
 
 
 def test_the_writer_coalesces_waiting_jobs_and_answers_each_after_its_group() -> None:
@@ -317,7 +317,7 @@ def test_the_writer_caps_a_group_by_statements() -> None:
         plans = []
         for size in sizes:
             plan = _fake_plan()
-            plan.prepared = [None] * size  # type: ignore[list-item]
+            plan.prepared = [None] * size  # type: ignore[list-item,unused-ignore]
             plans.append(plan)
         futures = [asyncio.ensure_future(writer.store(p)) for p in plans]
         await asyncio.sleep(0.05)
@@ -373,3 +373,54 @@ def test_concurrent_posts_are_each_answered_for_their_own_statements(
             ).all()
         )
     assert set(per_tenant) == {a, b}
+
+
+# --- content digests written before orjson ----------------------------------------------------
+
+
+def test_rows_with_the_legacy_digest_still_compare(
+    container: Container, tenants: tuple[str, str]
+) -> None:
+    """Statements stored before the digest moved to orjson carry the json.dumps digest: a
+    repeat is still idempotent and a change still a 409."""
+    from sqlalchemy import update
+
+    from tsunagu.lrs.models import StatementId
+
+    # A float with a negative exponent: the one place the two serialisations differ
+    # (json.dumps writes 1e-07, orjson 1e-7); for everything else the digests are equal.
+    old = statement(
+        id=str(uuid.uuid4()), result={"extensions": {"https://portal.example.jp/x/eps": 1e-7}}
+    )
+    _in_one_transaction(container, [_plan(container, old)])
+    legacy = service.legacy_canonical_hash(_plan(container, old).prepared[0].hashed)
+    assert legacy != service.canonical_hash(_plan(container, old).prepared[0].hashed)
+    with container.database.transaction() as session:
+        for table in (StatementId, Statement):
+            session.execute(
+                update(table).where(table.statement_id == old["id"]).values(content_hash=legacy)
+            )
+    changed = {**old, "timestamp": "2025-06-05T09:00:00+09:00"}
+    outcomes = _in_one_transaction(container, [_plan(container, old), _plan(container, changed)])
+    ordinary = statement(id=str(uuid.uuid4()))
+    hashed = _plan(container, ordinary).prepared[0].hashed
+    assert service.canonical_hash(hashed) == service.legacy_canonical_hash(hashed)
+    assert outcomes[0] == [old["id"]]
+    assert isinstance(outcomes[1], LrsError)
+    assert outcomes[1].status == 409
+
+
+def test_integers_beyond_64_bits_are_hashed_and_compared(
+    container: Container, tenants: tuple[str, str]
+) -> None:
+    big = statement(
+        id=str(uuid.uuid4()),
+        result={"extensions": {"https://portal.example.jp/x/big": 2**70}},
+    )
+    first = _in_one_transaction(container, [_plan(container, big)])
+    again = _in_one_transaction(container, [_plan(container, big)])
+    assert first == again == [[big["id"]]]
+    other = {**big, "result": {"extensions": {"https://portal.example.jp/x/big": 2**70 + 1}}}
+    (conflict,) = _in_one_transaction(container, [_plan(container, other)])
+    assert isinstance(conflict, LrsError)
+    assert conflict.status == 409

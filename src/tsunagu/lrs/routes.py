@@ -308,28 +308,23 @@ def _write_alone(call: Call, statements: list[Any], parts: dict[str, Part]) -> l
 def _group_writer(request: Request, container: Container) -> GroupWriter:
     writer: GroupWriter | None = getattr(request.app.state, "lrs_writer", None)
     if writer is None:
-        import os
-        import sys
-
-        sys.setswitchinterval(float(os.environ.get("LRS_SWITCH", "0.005")))
-        writer = GroupWriter(
-            lambda plans: store_group_with_retry(container, plans),
-            writers=int(os.environ.get("LRS_WRITERS", "1")),
-            max_statements=int(os.environ.get("LRS_MAXST", "1000")),
-        )
+        writer = GroupWriter(lambda plans: store_group_with_retry(container, plans))
         request.app.state.lrs_writer = writer
     return writer
 
 
-#: Jobs up to this many statements are validated and prepared on the event loop (a few hundred
-#: microseconds); larger ones in a worker thread, so a big batch does not hold the loop.
-_PLAN_ON_LOOP = 10
+#: Requests of up to this many statements go through the group commit: they are validated on
+#: the event loop (a few hundred microseconds) and share a transaction with the requests that
+#: arrive with them. Larger ones already spread their commit over many statements and would
+#: only queue behind each other in a group: they are validated and stored in a transaction of
+#: their own, in a worker thread, concurrently.
+GROUP_AT_MOST = 10
 
 
 async def _write(
     request: Request, call: Call, statements: list[Any], parts: dict[str, Part]
 ) -> list[str]:
-    """Store the statements; committed when this returns (group commit, see lrs.writer)."""
+    """Store the statements; committed when this returns."""
     if parts or not call.container.settings.lrs_group_commit:
         # Attachments write their content in the same transaction: a transaction of its own.
         return await run_in_threadpool(_write_alone, call, statements, parts)
@@ -340,11 +335,16 @@ async def _write(
         statements=statements,
         version=call.version,
     )
-    if len(statements) <= _PLAN_ON_LOOP:
-        plan = plan_job(job)
-    else:
-        plan = await run_in_threadpool(plan_job, job)
-    return await _group_writer(request, call.container).store(plan)
+    if len(statements) > GROUP_AT_MOST:
+        return await run_in_threadpool(_plan_and_store, call.container, job)
+    return await _group_writer(request, call.container).store(plan_job(job))
+
+
+def _plan_and_store(container: Container, job: StoreJob) -> list[str]:
+    (outcome,) = store_group_with_retry(container, [plan_job(job)])
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 # --- About (1.0.3 Part Three §2.8) -----------------------------------------------------------
