@@ -447,20 +447,6 @@ async def measure(
     console.print(f"[bold]{target.name}[/]: batched POSTs …")
     batches = [[corpus.statement(rng) for _ in range(100)] for _ in range(args.batches)]
     await _post_phase(target, new("POST batch of 100 (c=4)"), list(batches), 4)
-    if args.wrk:
-        # The same two measurements with a light generator (wrk), beside the httpx rows. Each
-        # body is new; the pool is sized above what the server can take in the time given.
-        console.print(f"[bold]{target.name}[/]: single and batched POSTs with wrk …")
-        # A generator of its own, so the GET phases below pick what they picked before.
-        light = random.Random(time.time_ns())
-        pool = [corpus.statement(light) for _ in range(int(args.wrk_seconds * 1500))]
-        _wrk_post_phase(target, new("POST single (c=8) (wrk)"), list(pool), 8, args.wrk_seconds)
-        pool_batches = [
-            [corpus.statement(light) for _ in range(100)] for _ in range(int(args.wrk_seconds * 90))
-        ]
-        _wrk_post_phase(
-            target, new("POST batch of 100 (c=4) (wrk)"), list(pool_batches), 4, args.wrk_seconds
-        )
     # Agent queries ask for learners known to have statements (the fill's, or those just sent).
     names = known_names or [s["actor"]["account"]["name"] for s in singles]
 
@@ -488,6 +474,21 @@ async def measure(
         )
     await _get_phase(target, new("GET since+until"), since_urls)
     await _deep_paging(target, new("GET more, deep pages"), args.chains, 50, 60)
+    if args.wrk:
+        # The same two POST measurements with a light generator (wrk), beside the httpx rows,
+        # after the GETs (which then see the same store as in earlier runs). Each body is
+        # new; the pool is sized above what the server can take in the time given.
+        console.print(f"[bold]{target.name}[/]: single and batched POSTs with wrk …")
+        # A generator of its own: new statement ids on every run, and the shared one untouched.
+        light = random.Random(time.time_ns())
+        pool = [corpus.statement(light) for _ in range(int(args.wrk_seconds * 1500))]
+        _wrk_post_phase(target, new("POST single (c=8) (wrk)"), list(pool), 8, args.wrk_seconds)
+        pool_batches = [
+            [corpus.statement(light) for _ in range(100)] for _ in range(int(args.wrk_seconds * 90))
+        ]
+        _wrk_post_phase(
+            target, new("POST batch of 100 (c=4) (wrk)"), list(pool_batches), 4, args.wrk_seconds
+        )
     return results
 
 
