@@ -98,10 +98,10 @@ class Settings(BaseSettings):
     lrs_group_commit: bool = Field(
         default=True,
         description=(
-            "xAPI statement writes that arrive together in one server process share one "
-            "transaction and one COMMIT (each request is still answered only after its "
-            "statements are committed, and stays all or nothing on its own). Off: one "
-            "transaction per request."
+            "xAPI statement writes of up to 10 statements that arrive together in one server "
+            "process share one transaction and one COMMIT (each request is still answered "
+            "only after its statements are committed, and stays all or nothing on its own). "
+            "Off: one transaction per request."
         ),
     )
     lrs_max_body_bytes: int = Field(
