@@ -118,6 +118,15 @@ class Settings(BaseSettings):
             "'xapi-japan-profiles' (May 2026 revision). Both are recognised when matching."
         ),
     )
+    lrs_group_commit: bool = Field(
+        default=True,
+        description=(
+            "xAPI statement writes of up to 10 statements that arrive together in one server "
+            "process share one transaction and one COMMIT (each request is still answered "
+            "only after its statements are committed, and stays all or nothing on its own). "
+            "Off: one transaction per request."
+        ),
+    )
     lrs_max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,

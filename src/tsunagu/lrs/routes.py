@@ -56,6 +56,7 @@ from tsunagu.lrs.jsonio import dump_json_bytes
 from tsunagu.lrs.service import (
     LrsError,
     StatementQuery,
+    StoreJob,
     agent_ifi,
     canonical_activities,
     decode_more,
@@ -65,7 +66,9 @@ from tsunagu.lrs.service import (
     get_activity_definition,
     get_statement,
     ids_format,
+    plan_job,
     query_statements,
+    store_group_with_retry,
     store_with_retry,
     take_write_lock,
     utcnow,
@@ -87,6 +90,7 @@ from tsunagu.lrs.versions import (
     XapiVersion,
     negotiate,
 )
+from tsunagu.lrs.writer import GroupWriter
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +291,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _write(call: Call, statements: list[Any], parts: dict[str, Part]) -> list[str]:
+def _write_alone(call: Call, statements: list[Any], parts: dict[str, Part]) -> list[str]:
     authority = authority_for(call.container.settings.base_url, call.principal.key)
     tenant_id = call.principal.tenant_id
     return store_with_retry(
@@ -299,6 +303,48 @@ def _write(call: Call, statements: list[Any], parts: dict[str, Part]) -> list[st
         version=call.version,
         also=(lambda session: store_parts(session, tenant_id, parts)) if parts else None,
     )
+
+
+def _group_writer(request: Request, container: Container) -> GroupWriter:
+    writer: GroupWriter | None = getattr(request.app.state, "lrs_writer", None)
+    if writer is None:
+        writer = GroupWriter(lambda plans: store_group_with_retry(container, plans))
+        request.app.state.lrs_writer = writer
+    return writer
+
+
+#: Requests of up to this many statements go through the group commit: they are validated on
+#: the event loop (a few hundred microseconds) and share a transaction with the requests that
+#: arrive with them. Larger ones already spread their commit over many statements and would
+#: only queue behind each other in a group: they are validated and stored in a transaction of
+#: their own, in a worker thread, concurrently.
+GROUP_AT_MOST = 10
+
+
+async def _write(
+    request: Request, call: Call, statements: list[Any], parts: dict[str, Part]
+) -> list[str]:
+    """Store the statements; committed when this returns."""
+    if parts or not call.container.settings.lrs_group_commit:
+        # Attachments write their content in the same transaction: a transaction of its own.
+        return await run_in_threadpool(_write_alone, call, statements, parts)
+    job = StoreJob(
+        tenant_id=call.principal.tenant_id,
+        credential_id=call.principal.credential_id,
+        authority=authority_for(call.container.settings.base_url, call.principal.key),
+        statements=statements,
+        version=call.version,
+    )
+    if len(statements) > GROUP_AT_MOST:
+        return await run_in_threadpool(_plan_and_store, call.container, job)
+    return await _group_writer(request, call.container).store(plan_job(job))
+
+
+def _plan_and_store(container: Container, job: StoreJob) -> list[str]:
+    (outcome,) = store_group_with_retry(container, [plan_job(job)])
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 # --- About (1.0.3 Part Three §2.8) -----------------------------------------------------------
@@ -355,7 +401,7 @@ async def put_statement(request: Request) -> Response:
     if "id" in body and str(body["id"]).lower() != statement_id.lower():
         raise LrsError(400, "The statement's id differs from statementId.")
     body = {**body, "id": body.get("id", statement_id)}
-    await run_in_threadpool(_write, call, [body], parts)
+    await _write(request, call, [body], parts)
     return Response(status_code=204)
 
 
@@ -367,7 +413,7 @@ async def post_statements(request: Request) -> Response:
     statements = body if isinstance(body, list) else [body]
     if not statements:
         raise LrsError(400, "The batch is empty.")
-    ids = await run_in_threadpool(_write, call, statements, parts)
+    ids = await _write(request, call, statements, parts)
     return JSONResponse(ids)
 
 

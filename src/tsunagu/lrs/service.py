@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 import uuid
@@ -35,7 +36,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import (
+    String,
     Text,
     and_,
     any_,
@@ -46,6 +49,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
@@ -61,6 +65,7 @@ from tsunagu.lrs.models import (
     StatementActivity,
     StatementAgent,
     StatementId,
+    TenantLrsSettings,
 )
 from tsunagu.lrs.partitions import ensure_in_transaction
 from tsunagu.lrs.profiles import service as profiles
@@ -77,6 +82,8 @@ from tsunagu.lrs.versions import V1, V2, XapiVersion
 
 if TYPE_CHECKING:
     from tsunagu.container import Container
+
+logger = logging.getLogger(__name__)
 
 
 class LrsError(Exception):
@@ -135,7 +142,32 @@ def _duration_key(value: str) -> str:
 
 
 def canonical_hash(statement: dict[str, Any]) -> str:
-    """Digest of what immutability compares (1.0.3 Part Two §2.3.1, "Statement Comparison")."""
+    """Digest of what immutability compares (1.0.3 Part Two §2.3.1, "Statement Comparison").
+
+    The canonical form is serialised by orjson with sorted keys: the standard library's
+    ``json.dumps(sort_keys=True)`` cost several times more and was the largest single item of
+    a batch's CPU. What orjson cannot serialise (integers beyond 64 bits, lone surrogates)
+    gets :func:`legacy_canonical_hash`. Rows stored before this change carry the legacy
+    digest; :func:`_same_content` accepts either, so a repeated statement stays idempotent.
+    """
+    body = _canonical_body(statement)
+    try:
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except TypeError:
+        return _legacy_digest(body)
+
+
+def legacy_canonical_hash(statement: dict[str, Any]) -> str:
+    """The digest written before orjson: the canonical form through ``json.dumps``."""
+    return _legacy_digest(_canonical_body(statement))
+
+
+def _legacy_digest(body: dict[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical_body(statement: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in statement.items() if k not in ("stored", "authority", "version")}
     body["id"] = str(body.get("id", "")).lower()
     if isinstance(body.get("timestamp"), str):
@@ -151,8 +183,7 @@ def canonical_hash(statement: dict[str, Any]) -> str:
                 }
         elif isinstance(part, dict) and isinstance(part.get("duration"), str):
             body["result"] = {**part, "duration": _duration_key(part["duration"])}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return body
 
 
 @dataclass
@@ -219,6 +250,16 @@ class _Prepared:
     payload: dict[str, Any]
     content_hash: str
     voiding_target: str | None
+    #: The statement as hashed (before the LRS set stored, timestamp, authority, version).
+    hashed: dict[str, Any]
+
+
+def _same_content(stored_hash: str, prepared: _Prepared) -> bool:
+    """Whether a stored digest is this statement's: today's, or the one written before orjson
+    (computed only when today's differs, i.e. for a conflict or a row from before)."""
+    return stored_hash == prepared.content_hash or (
+        stored_hash == legacy_canonical_hash(prepared.hashed)
+    )
 
 
 def _prepare(
@@ -239,7 +280,8 @@ def _prepare(
         target = payload.get("object")
         if isinstance(target, dict) and isinstance(target.get("timestamp"), str):
             payload["object"] = {**target, "timestamp": timestamp_to_utc(target["timestamp"])}
-    content_hash = canonical_hash(payload)
+    hashed = dict(payload)
+    content_hash = canonical_hash(hashed)
     payload["stored"] = stored
     payload.setdefault("timestamp", stored)  # 1.0.3 Part Two §2.4.7: timestamp = stored
     # 1.0.3 Part Two §2.4.9: the LRS SHOULD overwrite authority from the credentials.
@@ -250,7 +292,7 @@ def _prepare(
     verb = payload.get("verb") or {}
     if verb.get("id") == VOIDED_VERB:
         voiding_target = str(payload["object"]["id"]).lower()
-    return _Prepared(str(payload["id"]).lower(), payload, content_hash, voiding_target)
+    return _Prepared(str(payload["id"]).lower(), payload, content_hash, voiding_target, hashed)
 
 
 def _merge_definition(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -344,6 +386,70 @@ def _upsert_activities(session: Session, tenant_id: int, definitions: dict[str, 
     session.execute(stmt, rows)
 
 
+@dataclass(frozen=True)
+class StoreJob:
+    """One request's statements to store (a POST, a PUT, or :func:`record_statement`)."""
+
+    tenant_id: int
+    credential_id: int | None
+    authority: dict[str, Any]
+    statements: list[Any]
+    version: XapiVersion
+
+
+#: What :func:`store_plans` answers for each job: its statement ids, or the error it gets.
+Outcome = list[str] | LrsError
+
+
+@dataclass
+class Plan:
+    """A job validated and prepared, before any database work (:func:`plan_job`).
+
+    Everything here is per request and needs no database, so a group commit does it before a
+    job joins a group, outside the one-at-a-time section that talks to the database.
+    """
+
+    job: StoreJob
+    stored: str  # the ``stored`` instant of the job's statements, as written in the payloads
+    stored_at: datetime
+    prepared: list[_Prepared]
+    #: Japan profile matches and index values, one per prepared statement.
+    matches: list[profiles.Match]
+    found: list[_Indexed]
+
+    @property
+    def ids(self) -> list[str]:
+        return [p.statement_id for p in self.prepared]
+
+    @property
+    def size(self) -> int:
+        return len(self.prepared)
+
+
+def plan_job(job: StoreJob, *, now: datetime | None = None) -> Plan:
+    """Validate and prepare a job; raises :class:`LrsError` 400 when it is invalid."""
+    problems = validate_statements(job.statements, job.version)
+    if problems:
+        raise invalid(problems)
+    stored_at = now or utcnow()
+    stored = format_instant(stored_at)
+    prepared = [
+        _prepare(s, version=job.version, authority=job.authority, stored=stored)
+        for s in job.statements
+    ]
+    parsed = parse_timestamp(stored)  # millisecond precision, as the payloads say
+    assert parsed is not None
+    return Plan(
+        job,
+        stored,
+        parsed,
+        prepared,
+        # Japan xAPI profiles (xapi-notes.md §1.8): the template each statement matches.
+        profiles.match_batch([p.payload for p in prepared]),
+        [_index(p.payload) for p in prepared],
+    )
+
+
 def store_statements(
     session: Session,
     *,
@@ -359,78 +465,118 @@ def store_statements(
     Raises :class:`LrsError` 400 (invalid, with every problem), 409 (an id already stored with
     different content). Nothing is written unless everything can be.
     """
-    problems = validate_statements(statements, version)
-    if problems:
-        raise invalid(problems)
-    stored = format_instant(now or utcnow())
-    prepared = [
-        _prepare(s, version=version, authority=authority, stored=stored) for s in statements
-    ]
-    ids = [p.statement_id for p in prepared]
-    targets = {p.voiding_target for p in prepared if p.voiding_target}
-    # One read of the registry answers three questions (1.0.3 Part Two §2.3.1, §2.3.2): which
-    # ids are already stored (and with what content), which voiding targets are themselves
-    # voiding statements, and which of these statements were voided before they arrived.
-    existing: dict[str, str] = {}
-    voiding_statements: set[str] = set()
-    already_voided: set[str] = set()
+    job = StoreJob(tenant_id, credential_id, authority, statements, version)
+    (outcome,) = store_plans(session, [plan_job(job, now=now)])
+    if isinstance(outcome, LrsError):
+        raise outcome
+    return outcome
+
+
+def store_plans(session: Session, plans: list[Plan]) -> list[Outcome]:
+    """Store several independent jobs in the caller's transaction (group commit).
+
+    Each job is all or nothing on its own and is judged as if the jobs had arrived one after
+    the other in list order: a job that conflicts (409, also with an earlier job of the
+    group), voids a voiding statement or breaks a strict tenant's profile rule gets its error
+    and writes nothing, and the others are written. Errors of the database itself (including
+    a concurrent writer's duplicate id) are raised for the whole group: the caller rolls back
+    and retries (see :func:`store_group_with_retry`).
+    """
+    outcomes: list[Outcome | None] = [None] * len(plans)
+    by_tenant: dict[int, list[tuple[int, Plan]]] = {}
+    for i, plan in enumerate(plans):
+        by_tenant.setdefault(plan.job.tenant_id, []).append((i, plan))
+    for tenant_id in sorted(by_tenant):
+        group = by_tenant[tenant_id]
+        stored = _store_tenant(session, tenant_id, [plan for _, plan in group])
+        for (i, _), outcome in zip(group, stored, strict=True):
+            outcomes[i] = outcome
+    return [o for o in outcomes if o is not None]
+
+
+@dataclass
+class _Registry:
+    """What one read of the id registry says about the ids a group writes."""
+
+    existing: dict[str, str]  # statement id -> content hash
+    voiding_statements: set[str]
+    already_voided: set[str]  # targets of stored voiding statements
+    strict: bool  # the tenant's Japan profile strict mode
+
+
+def _read_registry(session: Session, tenant_id: int, ids: set[str], targets: set[str]) -> _Registry:
+    # One read answers four questions (1.0.3 Part Two §2.3.1, §2.3.2; xapi-notes.md §1.8):
+    # which ids are already stored (and with what content), which voiding targets are
+    # themselves voiding statements, which of these statements were voided before they
+    # arrived, and whether the tenant is in strict mode (a marker row with an empty id, which
+    # no statement can have: ids are UUIDs). Reading the switch here costs no round trip.
     r = StatementId
-    for sid, content_hash, voids in session.execute(
-        select(r.statement_id, r.content_hash, r.voiding_target).where(
-            r.tenant_id == tenant_id,
-            or_(
-                _one_of(session, r.statement_id, set(ids) | targets),
-                _one_of(session, r.voiding_target, ids),
-            ),
-        )
-    ):
+    registry = select(r.statement_id, r.content_hash, r.voiding_target).where(
+        r.tenant_id == tenant_id,
+        or_(
+            _one_of(session, r.statement_id, ids | targets),
+            _one_of(session, r.voiding_target, ids),
+        ),
+    )
+    marker = select(
+        literal("", String(36)), literal("", String(64)), literal(None, String(36))
+    ).where(TenantLrsSettings.tenant_id == tenant_id, TenantLrsSettings.profile_strict.is_(True))
+    found = _Registry({}, set(), set(), strict=False)
+    rows: Iterable[Any] = session.execute(union_all(registry, marker))
+    for sid, content_hash, voids in rows:
+        if sid == "":
+            found.strict = True
+            continue
         if voids is not None:
-            already_voided.add(voids)
-            voiding_statements.add(sid)
-        existing[sid] = content_hash
-    for i, p in enumerate(prepared):
-        if p.statement_id in existing and existing[p.statement_id] != p.content_hash:
-            raise LrsError(
-                409,
-                f"Statement {p.statement_id} is already stored with different content "
-                "(statements are immutable).",
-                [Problem(f"$[{i}].id", "already stored with different content")],
-            )
-    new = [p for p in prepared if p.statement_id not in existing]
-    if not new:
-        return ids
+            found.already_voided.add(voids)
+            found.voiding_statements.add(sid)
+        found.existing[sid] = content_hash
+    return found
 
-    # Japan xAPI profiles (xapi-notes.md §1.8): tag every new statement with the template it
-    # matches; a tenant in strict mode refuses the batch when one breaks a rule of the
-    # profile it claims. The tenant's switch is read only when there is something to refuse,
-    # and on PostgreSQL by the insert itself (no round trip of its own: advisory tenants whose
-    # tools send imperfect statements are the common case).
-    matches = profiles.match_batch([p.payload for p in new])
-    erring = any(m.errors for m in matches)
-    postgresql = session.get_bind().dialect.name == "postgresql"
 
-    def refuse() -> LrsError:
-        position = {p.statement_id: i for i, p in enumerate(prepared)}
-        p, m = next((p, m) for p, m in zip(new, matches, strict=True) if m.errors)
-        return _profile_violation(position[p.statement_id], m)
+def _store_tenant(session: Session, tenant_id: int, plans: list[Plan]) -> list[Outcome]:
+    ids: set[str] = set()
+    targets: set[str] = set()
+    for plan in plans:
+        ids.update(plan.ids)
+        targets.update(p.voiding_target for p in plan.prepared if p.voiding_target)
+    registry = _read_registry(session, tenant_id, ids, targets)
+    # Ids stored before or by an earlier job of the group, with their content hash.
+    claimed = dict(registry.existing)
+    voiding_ids = set(registry.voiding_statements)
+    outcomes: list[Outcome] = []
+    accepted: list[tuple[Plan, list[int]]] = []
+    for plan in plans:
+        try:
+            new = _admit(plan, claimed, voiding_ids, registry.strict)
+        except LrsError as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(plan.ids)
+        if new:
+            accepted.append((plan, new))
+            for p in (plan.prepared[i] for i in new):
+                claimed[p.statement_id] = p.content_hash
+                if p.voiding_target:
+                    voiding_ids.add(p.statement_id)
+    if not accepted:
+        return outcomes
 
-    if erring and not postgresql and profiles.is_strict(session, tenant_id):
-        raise refuse()
-
-    # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
-    targets = {p.voiding_target for p in new if p.voiding_target}
-    batch_voiding = {p.statement_id for p in new if p.voiding_target}
-    if (targets & voiding_statements) or (targets & batch_voiding):
-        raise LrsError(400, "A voiding statement cannot void another voiding statement.")
-    # Statements voided by voiding statements that arrived before them, or in this batch.
-    already_voided |= targets
-
-    stored_at = parse_timestamp(stored)
-    assert stored_at is not None
-    ensure_in_transaction(session, [stored_at])
+    # Statements voided by voiding statements that arrived before them, or in this group.
+    voided_targets = {
+        target
+        for plan, new in accepted
+        for i in new
+        if (target := plan.prepared[i].voiding_target) is not None
+    }
+    already_voided = registry.already_voided | voided_targets
+    ensure_in_transaction(session, [plan.stored_at for plan, _ in accepted])
     rows = [
         _Row(
-            statement_id=p.statement_id,
+            statement_id=(p := plan.prepared[i]).statement_id,
+            credential_id=plan.job.credential_id,
+            stored=plan.stored,
+            stored_at=plan.stored_at,
             verb_id=p.payload["verb"]["id"],
             registration=_registration(p.payload),
             voided=p.statement_id in already_voided and p.voiding_target is None,
@@ -438,34 +584,59 @@ def store_statements(
             ref_target=_ref_target(p.payload),
             content_hash=p.content_hash,
             payload=p.payload,
-            found=_index(p.payload),
-            **profiles.match_columns(m),
+            found=plan.found[i],
+            **profiles.match_columns(plan.matches[i]),
         )
-        for p, m in zip(new, matches, strict=True)
+        for plan, new in accepted
+        for i in new
     ]
-    if postgresql:
-        if not _insert_postgresql(session, tenant_id, credential_id, stored_at, rows, erring):
-            raise refuse()  # strict mode; the insert wrote nothing (and the caller rolls back)
+    if session.get_bind().dialect.name == "postgresql":
+        _insert_postgresql(session, tenant_id, rows)
     else:
-        _insert_generic(session, tenant_id, credential_id, stored_at, rows)
+        _insert_generic(session, tenant_id, rows)
     definitions: dict[str, Any] = {}
     for row in rows:
         for activity_id, definition in row.found.definitions.items():
-            # Later statements of the batch add to (not replace) earlier definitions.
+            # Later statements add to (not replace) earlier definitions.
             definitions[activity_id] = _merge_definition(definitions.get(activity_id), definition)
-    if targets:
+    if voided_targets:
         session.execute(
             update(Statement)
             .where(
                 Statement.tenant_id == tenant_id,
-                _one_of(session, Statement.statement_id, sorted(targets)),
+                _one_of(session, Statement.statement_id, sorted(voided_targets)),
                 Statement.voiding_target.is_(None),
                 Statement.voided.is_(False),
             )
             .values(voided=True)
         )
     _upsert_activities(session, tenant_id, definitions)
-    return ids
+    return outcomes
+
+
+def _admit(plan: Plan, claimed: dict[str, str], voiding_ids: set[str], strict: bool) -> list[int]:
+    """Positions of the job's statements to write, or the job's error."""
+    for i, p in enumerate(plan.prepared):
+        if p.statement_id in claimed and not _same_content(claimed[p.statement_id], p):
+            raise LrsError(
+                409,
+                f"Statement {p.statement_id} is already stored with different content "
+                "(statements are immutable).",
+                [Problem(f"$[{i}].id", "already stored with different content")],
+            )
+    new = [i for i, p in enumerate(plan.prepared) if p.statement_id not in claimed]
+    # Japan xAPI profiles (xapi-notes.md §1.8): a tenant in strict mode refuses the job when
+    # a statement it writes breaks a rule of the profile it claims.
+    if strict:
+        for i in new:
+            if plan.matches[i].errors:
+                raise _profile_violation(i, plan.matches[i])
+    # Voiding (1.0.3 Part Two §2.3.2): a voiding statement cannot target another voiding one.
+    targets = {t for i in new if (t := plan.prepared[i].voiding_target) is not None}
+    own_voiding = {plan.prepared[i].statement_id for i in new if plan.prepared[i].voiding_target}
+    if (targets & voiding_ids) or (targets & own_voiding):
+        raise LrsError(400, "A voiding statement cannot void another voiding statement.")
+    return new
 
 
 def _profile_violation(index: int, match: profiles.Match) -> LrsError:
@@ -496,6 +667,9 @@ def _one_of(session: Session, column: Any, values: Iterable[str]) -> Any:
 @dataclass
 class _Row:
     statement_id: str
+    credential_id: int | None
+    stored: str  # as in the payload
+    stored_at: datetime
     verb_id: str
     registration: str | None
     voided: bool
@@ -514,56 +688,43 @@ class _Row:
 # in the statements' RETURNING). The registry insert is what fails on a concurrent duplicate.
 # Rows travel as three JSON documents (``jsonb_to_recordset``), not as arrays: psycopg escapes
 # every quote of a text array element in Python, which for JSON payloads cost more than the
-# whole insert. When a statement breaks a Japan profile rule (``:check_strict``), the tenant's
-# strict switch is read here too, and a strict tenant's batch inserts nothing.
+# whole insert. Each row carries its credential: a group commit writes several requests.
 _PG_INSERT = text(
     """
-WITH refused AS (
-    SELECT CAST(:check_strict AS boolean) AND EXISTS (
-        SELECT 1 FROM lrs_tenant_settings WHERE tenant_id = :tenant_id AND profile_strict
-    ) AS yes
-), input AS (
+WITH input AS (
     SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(
-        ord integer, sid varchar, verb text, registration varchar, voided boolean,
-        voiding varchar, ref varchar, hash varchar, payload jsonb, ptemplate varchar,
-        prules varchar)
+        ord integer, sid varchar, cred integer, stored timestamptz, verb text,
+        registration varchar, voided boolean, voiding varchar, ref varchar, hash varchar,
+        payload jsonb, ptemplate varchar, prules varchar)
 ), st AS (
     INSERT INTO lrs_statements (tenant_id, statement_id, credential_id, verb_id, registration,
                                 voided, voiding_target, ref_target, stored, content_hash, payload,
                                 profile_template, profile_rules)
-    SELECT :tenant_id, sid, :credential_id, verb, registration, voided, voiding, ref, :stored,
+    SELECT :tenant_id, sid, cred, verb, registration, voided, voiding, ref, stored,
            hash, payload, ptemplate, prules
-    FROM input WHERE NOT (SELECT yes FROM refused) ORDER BY ord
-    RETURNING seq, statement_id, content_hash, voiding_target
+    FROM input ORDER BY ord
+    RETURNING seq, statement_id, content_hash, voiding_target, stored
 ), registry AS (
     INSERT INTO lrs_statement_ids (tenant_id, statement_id, seq, content_hash, voiding_target)
     SELECT :tenant_id, statement_id, seq, content_hash, voiding_target FROM st
 ), agents AS (
     INSERT INTO lrs_statement_agents (seq, ifi, tenant_id, related, stored)
-    SELECT st.seq, a.ifi, :tenant_id, a.related, :stored
+    SELECT st.seq, a.ifi, :tenant_id, a.related, st.stored
     FROM jsonb_to_recordset(CAST(:agents AS jsonb)) AS a(sid varchar, ifi text, related boolean)
     JOIN st ON st.statement_id = a.sid
 ), activities AS (
     INSERT INTO lrs_statement_activities (seq, activity_id, tenant_id, related, stored)
-    SELECT st.seq, c.aid, :tenant_id, c.related, :stored
+    SELECT st.seq, c.aid, :tenant_id, c.related, st.stored
     FROM jsonb_to_recordset(CAST(:activities AS jsonb)) AS c(sid varchar, aid text, related boolean)
     JOIN st ON st.statement_id = c.sid
 )
-SELECT count(*), (SELECT yes FROM refused) FROM st
+SELECT count(*) FROM st
 """
 )
 
 
-def _insert_postgresql(
-    session: Session,
-    tenant_id: int,
-    credential_id: int | None,
-    stored_at: datetime,
-    rows: list[_Row],
-    check_strict: bool,
-) -> bool:
-    """The one-round-trip insert; False (nothing written) when ``check_strict`` and the tenant
-    is in strict mode."""
+def _insert_postgresql(session: Session, tenant_id: int, rows: list[_Row]) -> None:
+    """The one-round-trip insert."""
     agents = [
         {"sid": row.statement_id, "ifi": ifi, "related": related}
         for row in rows
@@ -574,18 +735,17 @@ def _insert_postgresql(
         for row in rows
         for aid, related in row.found.activities.items()
     ]
-    inserted, refused = session.execute(
+    inserted = session.execute(
         _PG_INSERT,
         {
             "tenant_id": tenant_id,
-            "credential_id": credential_id,
-            "stored": stored_at,
-            "check_strict": check_strict,
             "rows": dump_json(
                 [
                     {
                         "ord": i,
                         "sid": r.statement_id,
+                        "cred": r.credential_id,
+                        "stored": r.stored,
                         "verb": r.verb_id,
                         "registration": r.registration,
                         "voided": r.voided,
@@ -602,21 +762,12 @@ def _insert_postgresql(
             "agents": dump_json(agents),
             "activities": dump_json(activities),
         },
-    ).one()
-    if refused:
-        return False
+    ).scalar_one()
     if inserted != len(rows):  # pragma: no cover - the statement inserts every input row
         raise AssertionError(f"stored {inserted} of {len(rows)} statements")
-    return True
 
 
-def _insert_generic(
-    session: Session,
-    tenant_id: int,
-    credential_id: int | None,
-    stored_at: datetime,
-    rows: list[_Row],
-) -> None:
+def _insert_generic(session: Session, tenant_id: int, rows: list[_Row]) -> None:
     """SQLite (and any other database): executemany INSERTs, same rows as on PostgreSQL."""
     result = session.execute(
         insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
@@ -624,13 +775,13 @@ def _insert_generic(
             {
                 "tenant_id": tenant_id,
                 "statement_id": r.statement_id,
-                "credential_id": credential_id,
+                "credential_id": r.credential_id,
                 "verb_id": r.verb_id,
                 "registration": r.registration,
                 "voided": r.voided,
                 "voiding_target": r.voiding_target,
                 "ref_target": r.ref_target,
-                "stored": stored_at,
+                "stored": r.stored_at,
                 "content_hash": r.content_hash,
                 "payload": r.payload,
                 "profile_template": r.profile_template,
@@ -654,7 +805,7 @@ def _insert_generic(
         ],
     )
     agent_rows = [
-        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related, "stored": stored_at}
+        {"seq": seq, "ifi": ifi, "tenant_id": tenant_id, "related": related, "stored": r.stored_at}
         for seq, r in zip(seqs, rows, strict=True)
         for ifi, related in r.found.agents.items()
     ]
@@ -664,7 +815,7 @@ def _insert_generic(
             "activity_id": aid,
             "tenant_id": tenant_id,
             "related": related,
-            "stored": stored_at,
+            "stored": r.stored_at,
         }
         for seq, r in zip(seqs, rows, strict=True)
         for aid, related in r.found.activities.items()
@@ -736,6 +887,55 @@ def store_with_retry(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def store_group_with_retry(
+    container: Container, plans: list[Plan]
+) -> list[list[str] | BaseException]:
+    """:func:`store_plans` in one transaction: one commit, one WAL flush for every job.
+
+    Returns after the commit, never before. A concurrent writer's duplicate id fails the
+    group's insert; the group runs once more and then compares with the winner's rows, as in
+    :func:`store_with_retry`. When the group's transaction fails otherwise (or twice), every
+    job is stored again on its own, so a job the database refuses (a server error, not an LRS
+    rule) fails alone and never takes its neighbours' statements with it.
+    """
+    if len(plans) > 1:
+        for _attempt in (1, 2):
+            try:
+                return _store_plans_committed(container, plans)
+            except IntegrityError:
+                continue
+            except Exception:
+                logger.warning("a group of %d xAPI writes failed; storing each alone", len(plans))
+                break
+    alone: list[list[str] | BaseException] = []
+    for plan in plans:
+        try:
+            alone.append(_store_plan_alone(container, plan))
+        except Exception as exc:
+            alone.append(exc)
+    return alone
+
+
+def _store_plan_alone(container: Container, plan: Plan) -> list[str] | BaseException:
+    for attempt in (1, 2):  # as store_with_retry
+        try:
+            (outcome,) = _store_plans_committed(container, [plan])
+            return outcome
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_plans_committed(
+    container: Container, plans: list[Plan]
+) -> list[list[str] | BaseException]:
+    with container.database.transaction() as session:
+        take_write_lock(session)
+        outcomes: list[list[str] | BaseException] = list(store_plans(session, plans))
+    return outcomes  # committed
 
 
 def record_statement(container: Container, tenant_id: int, statement: dict[str, Any]) -> str:
