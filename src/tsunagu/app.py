@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         # Statement partitions for this month and the next ones (PostgreSQL; quick when they
         # exist, and workers starting together take turns on an advisory lock).
         ensure_ahead_for(serving.database, serving.settings.lrs_partition_months_ahead)
+        purging = _start_session_purge(serving)
         yield
+        if purging is not None:
+            purging.cancel()
         serving.close()
 
     app = FastAPI(
@@ -90,6 +94,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(LocaleMiddleware)
     return app
+
+
+def _start_session_purge(container: Container) -> asyncio.Task[None] | None:
+    """The periodic delete of ended sessions, when they are kept in the database."""
+    interval = container.settings.session_purge_interval_seconds
+    if container.settings.redis_url or interval <= 0:
+        return None
+    from tsunagu.identity.sessions import purge_periodically
+
+    return asyncio.get_running_loop().create_task(purge_periodically(container, interval))
 
 
 #: Machine interfaces authenticate every request with a credential, never with cookies.

@@ -154,6 +154,14 @@ class Settings(BaseSettings):
         ge=300,
         description="A session ends this long after sign-in, however busy it is.",
     )
+    session_purge_interval_seconds: int = Field(
+        default=15 * 60,
+        ge=0,
+        description=(
+            "Sessions kept in the database (no Redis): each server process deletes ended ones "
+            "this often (0: never; 'tsunagu session purge' does it by hand)."
+        ),
+    )
     session_principal_refresh_seconds: int = Field(
         default=60,
         ge=0,

@@ -145,7 +145,9 @@ def live_server(container: Container, tmp_path: Path, server_port: int) -> Itera
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and tests after the browser tests run coroutines with asyncio.run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is required for the browser tests: run 'make browser'")

@@ -238,3 +238,62 @@ def test_redis_lockout_is_shared_by_processes(redis_settings: Settings, tmp_path
     finally:
         first.close()
         second.close()
+
+
+def test_ended_database_sessions_are_purged_while_the_app_serves(container: Container) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from tsunagu.identity.models import WebSession
+    from tsunagu.identity.sessions import DatabaseSessionStore, purge_periodically
+
+    store = DatabaseSessionStore(container)
+    store.save("ended-session", {"created": 0}, 3600)
+    store.save("live-session", {"created": 0}, 3600)
+    ended = store._hash("ended-session")
+    with container.database.transaction() as session:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.id_hash == ended)
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+
+    def remaining() -> set[str]:
+        with container.database.session() as session:
+            return set(session.scalars(select(WebSession.id_hash)))
+
+    async def serve_a_while() -> None:
+        task = asyncio.create_task(purge_periodically(container, 0.02))
+        for _ in range(250):  # up to 5 s on a busy machine; usually the first pass
+            await asyncio.sleep(0.02)
+            if ended not in remaining():
+                break
+        task.cancel()
+
+    asyncio.run(serve_a_while())
+    assert remaining() == {store._hash("live-session")}
+
+
+def test_the_purge_runs_only_for_database_sessions(settings: Settings, tmp_path: Path) -> None:
+    import asyncio
+
+    from tsunagu.app import _start_session_purge
+
+    async def started(container: Container) -> bool:
+        task = _start_session_purge(container)
+        if task is not None:
+            task.cancel()
+        return task is not None
+
+    with_database = build_container(settings)
+    with_redis = build_container(settings.model_copy(update={"redis_url": REDIS_URL}))
+    never = build_container(settings.model_copy(update={"session_purge_interval_seconds": 0}))
+    try:
+        assert asyncio.run(started(with_database)) is True
+        assert asyncio.run(started(with_redis)) is False
+        assert asyncio.run(started(never)) is False
+    finally:
+        for built in (with_database, with_redis, never):
+            built.close()

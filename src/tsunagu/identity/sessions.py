@@ -9,13 +9,16 @@ request; the principal is cached in the session and rebuilt from the roster afte
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from anyio import to_thread
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
@@ -23,6 +26,8 @@ from tsunagu.container import Container
 from tsunagu.identity.models import WebSession
 from tsunagu.identity.principal import ClassMembership, PortalRole, Principal
 from tsunagu.machine_credentials import keyed_hash
+
+log = logging.getLogger(__name__)
 
 #: How often a busy session's last-seen time is written back (seconds): not on every request.
 TOUCH_INTERVAL = 60
@@ -130,6 +135,21 @@ class RedisSessionStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+async def purge_periodically(container: Container, interval_seconds: float) -> None:
+    """Delete ended database sessions every ``interval_seconds`` for as long as the app serves
+    (its lifespan starts and cancels this). Redis sessions expire by themselves."""
+    store = DatabaseSessionStore(container)
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            removed = await to_thread.run_sync(store.purge_expired)
+        except Exception:  # a database hiccup must not end the loop (nor the app)
+            log.exception("purging ended sessions failed; trying again next time")
+            continue
+        if removed:
+            log.info("purged %d ended sessions", removed)
 
 
 def _build_store(container: Container) -> SessionStore:
