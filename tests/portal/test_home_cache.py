@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
-from joserfc.jwk import RSAKey
 
-from tests.lti.support import register_tool
-from tests.portal.support import BOARD_CODE, CLASS_5_1, DRILL, PUPIL, TEACHER, load_board
+from tests.portal.support import BOARD_CODE, CLASS_5_1, PUPIL, TEACHER
 from tests.portal.support import sign_in_htmx as sign_in
 from tests.portal.test_pages import place_lesson, school_weekday
-from tsunagu.app import create_app
 from tsunagu.container import Container
 from tsunagu.portal import service as portal
 from tsunagu.portal.home_cache import ALL, HomeCache, home_cache
@@ -76,20 +70,6 @@ def test_zero_seconds_turns_the_cache_off() -> None:
     assert cache.get((1, "k"), lambda: next(values)) == "first"
     assert cache.get((1, "k"), lambda: next(values)) == "second"
     assert len(cache) == 0
-
-
-@pytest.fixture(scope="module")
-def tool_key() -> RSAKey:
-    return RSAKey.generate_key(2048)
-
-
-@pytest.fixture
-def client(container: Container, tmp_path: Path, tool_key: RSAKey) -> Iterator[TestClient]:
-    load_board(container, tmp_path)
-    register_tool(container, tool_key, client_id=DRILL)
-    with TestClient(create_app(container=container)) as test_client:
-        test_client.tool_key = tool_key  # type: ignore[attr-defined]
-        yield test_client
 
 
 def test_a_teachers_change_shows_on_a_cached_home_at_once(

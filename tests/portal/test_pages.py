@@ -3,20 +3,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
-from joserfc.jwk import RSAKey
 
 from tests.lti.support import (
     TOOL_BASE,
     auth_request,
     parse_form,
     query_of,
-    register_tool,
     verify_id_token,
 )
 from tests.portal.support import (
@@ -31,29 +27,13 @@ from tests.portal.support import (
     TEACHER_JUNIOR,
     YOUNG,
     deep_link_material,
-    load_board,
     portal_roster,
 )
 from tests.portal.support import sign_in_htmx as sign_in
 from tests.roster.packages import write_package
-from tsunagu.app import create_app
 from tsunagu.container import Container
 from tsunagu.portal import service as portal
 from tsunagu.web.furigana import kanji_outside_ruby
-
-
-@pytest.fixture(scope="session")
-def tool_key() -> RSAKey:
-    return RSAKey.generate_key(2048)
-
-
-@pytest.fixture
-def client(container: Container, tmp_path: Path, tool_key: RSAKey) -> Iterator[TestClient]:
-    load_board(container, tmp_path)
-    register_tool(container, tool_key, client_id=DRILL)
-    with TestClient(create_app(container=container)) as test_client:
-        test_client.tool_key = tool_key  # type: ignore[attr-defined]
-        yield test_client
 
 
 def school_weekday(container: Container) -> int:
