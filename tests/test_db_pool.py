@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import POSTGRES_URL
 from tsunagu.db import engine as engine_module
 from tsunagu.db.engine import Database
+from tsunagu.settings import Settings
 
 
 def _backend_pid(database: Database) -> int:
@@ -52,3 +53,28 @@ def test_recently_used_connection_is_not_pinged(monkeypatch: pytest.MonkeyPatch)
         assert len(pings) == 1
     finally:
         database.dispose()
+
+
+def test_worker_threads_set_the_request_thread_pool_and_the_connection_pool(
+    settings: Settings,
+) -> None:
+    """``worker_threads`` request threads per process, and as many pooled connections (so a
+    busy process never opens and closes overflow connections for its own requests)."""
+    from anyio import to_thread
+    from fastapi.testclient import TestClient
+
+    from tsunagu.app import create_app
+    from tsunagu.container import build_container
+
+    container = build_container(settings.model_copy(update={"worker_threads": 3}))
+    try:
+        if container.database.is_postgresql:
+            assert container.database.engine.pool.size() == 3  # type: ignore[attr-defined]
+        app = create_app(container=container)
+        with TestClient(app) as client:
+            limit = client.portal.call(  # type: ignore[union-attr]
+                lambda: to_thread.current_default_thread_limiter().total_tokens
+            )
+        assert limit == 3
+    finally:
+        container.close()

@@ -18,6 +18,8 @@ class Member:
     name: str
     kana_name: str
     shusseki_no: str | None
+    #: 利用者識別子 (UUID): how the LRS knows the member (``actor.account.name``).
+    user_master_identifier: str = ""
 
 
 def class_ref(session: Session, tenant_id: int, class_sourced_id: str) -> ClassRef | None:
@@ -33,8 +35,19 @@ def class_title(session: Session, tenant_id: int, class_sourced_id: str) -> str:
 
 
 def class_members(session: Session, tenant_id: int, class_sourced_id: str) -> list[Member]:
+    """The class's active members: staff first, then learners by 出席番号 (numerically), then
+    by kana. The one roster read behind every class list (identity's and the portal's)."""
     rows = session.execute(
-        select(User, Enrollment.role, Enrollment.shusseki_no)
+        select(
+            User.sourced_id,
+            Enrollment.role,
+            User.family_name,
+            User.given_name,
+            User.kana_family_name,
+            User.kana_given_name,
+            Enrollment.shusseki_no,
+            User.user_master_identifier,
+        )
         .join(
             Enrollment,
             (Enrollment.tenant_id == User.tenant_id)
@@ -49,16 +62,26 @@ def class_members(session: Session, tenant_id: int, class_sourced_id: str) -> li
     ).all()
     members = [
         Member(
-            sourced_id=user.sourced_id,
-            role=role,
-            name=f"{user.family_name} {user.given_name}",
-            kana_name=f"{user.kana_family_name or ''} {user.kana_given_name or ''}".strip(),
-            shusseki_no=shusseki_no,
+            sourced_id=r[0],
+            role=r[1],
+            name=f"{r[2]} {r[3]}",
+            kana_name=f"{r[4] or ''} {r[5] or ''}".strip(),
+            shusseki_no=r[6],
+            user_master_identifier=r[7],
         )
-        for user, role, shusseki_no in rows
+        for r in rows
     ]
-    members.sort(key=lambda m: (m.role != "teacher", m.shusseki_no or "", m.sourced_id))
-    return members
+
+    def order(m: Member) -> tuple[int, int, str, str]:
+        number = m.shusseki_no or ""
+        return (
+            1 if m.role == "student" else 0,
+            int(number) if number.isdigit() else 10_000,
+            m.kana_name,
+            m.sourced_id,
+        )
+
+    return sorted(members, key=order)
 
 
 def user_ref(session: Session, tenant_id: int, user_sourced_id: str) -> UserRef | None:

@@ -10,6 +10,7 @@ or another tenant's object answers 403 or 404, never its content.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -93,6 +94,19 @@ def _page(
 
 def _message(request: Request, principal: Principal, refused: RefusedError) -> HTMLResponse:
     return _page(request, principal, "message.html", {"message": refused.message}, refused.status)
+
+
+def _refused(
+    request: Request,
+    principal: Principal,
+    refused: RefusedError,
+    form_page: Callable[[str], HTMLResponse],
+) -> HTMLResponse:
+    """A refused form: a bad value (400) shows the form's page again with ``form_page(error)``,
+    anything else (not allowed, not found) the message page."""
+    if refused.status == 400:
+        return form_page(refused.message)
+    return _message(request, principal, refused)
 
 
 def _console(principal: Principal) -> None:
@@ -218,11 +232,12 @@ def deploy(
                 {"deployments": [d.deployment_id for d in deployed]},
             )
     except RefusedError as refused:
-        if refused.status == 400:
-            return _tools_page(
-                request, container, principal, error=refused.message, status_code=400
-            )
-        return _message(request, principal, refused)
+        return _refused(
+            request,
+            principal,
+            refused,
+            lambda error: _tools_page(request, container, principal, error=error, status_code=400),
+        )
     return _back("/admin/tools", "deployed")
 
 
@@ -301,11 +316,12 @@ def approve(
                 },
             )
     except RefusedError as refused:
-        if refused.status == 400:
-            return _tools_page(
-                request, container, principal, error=refused.message, status_code=400
-            )
-        return _message(request, principal, refused)
+        return _refused(
+            request,
+            principal,
+            refused,
+            lambda error: _tools_page(request, container, principal, error=error, status_code=400),
+        )
     return _back("/admin/tools", "approved")
 
 
@@ -415,11 +431,14 @@ def add_provider(
                 raise RefusedError(400, str(exc)) from exc
             _audit(db, request, principal, "idp.add", str(info.id), {"kind": info.kind})
     except RefusedError as refused:
-        if refused.status == 400:
-            return _signin_page(
-                request, container, principal, error=refused.message, form=form, status_code=400
-            )
-        return _message(request, principal, refused)
+        return _refused(
+            request,
+            principal,
+            refused,
+            lambda error: _signin_page(
+                request, container, principal, error=error, form=form, status_code=400
+            ),
+        )
     return _back("/admin/sign-in-settings", "added")
 
 
@@ -578,11 +597,14 @@ def reset_password(
                 raise RefusedError(400, str(exc)) from exc
             _audit(db, request, principal, "user.set_password", user_id, {"generated": generated})
     except RefusedError as refused:
-        if refused.status == 400:
-            return _user_page(
-                request, container, principal, user_id, error=refused.message, status_code=400
-            )
-        return _message(request, principal, refused)
+        return _refused(
+            request,
+            principal,
+            refused,
+            lambda error: _user_page(
+                request, container, principal, user_id, error=error, status_code=400
+            ),
+        )
     return _page(
         request,
         principal,

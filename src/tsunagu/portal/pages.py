@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from tsunagu.container import Container
 from tsunagu.http import container_dependency
-from tsunagu.identity import policy
+from tsunagu.identity import directory, policy
 from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import PortalRole, Principal
 from tsunagu.identity.web import require_principal
@@ -192,7 +192,7 @@ def class_roster(
             klass = portal.viewable_class(session, principal, class_id)
         except timetable.TimetableError as exc:
             raise _fail(exc) from exc
-        members = portal.class_roster(session, principal.tenant_id, class_id)
+        members = directory.class_members(session, principal.tenant_id, class_id)
     return page(request, principal, "portal/roster.html", {"klass": klass, "members": members})
 
 
@@ -388,7 +388,7 @@ def class_activity(
             raise _fail(exc) from exc
         members = [
             (m.user_master_identifier, m.name)
-            for m in portal.class_roster(session, principal.tenant_id, class_id)
+            for m in directory.class_members(session, principal.tenant_id, class_id)
             if m.role == "student"
         ]
         items = activity.class_activity(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tsunagu.identity import policy
@@ -18,7 +18,7 @@ from tsunagu.identity.policy import ClassRef
 from tsunagu.identity.principal import Principal
 from tsunagu.portal import activity, materials
 from tsunagu.portal.home_cache import HomeCache
-from tsunagu.roster.models import ACTIVE, Class, Enrollment, User
+from tsunagu.roster.models import ACTIVE, Class
 from tsunagu.settings import Settings
 from tsunagu.timetable import service as timetable
 from tsunagu.timetable.service import ClassInfo, NoticeView, Slot
@@ -115,11 +115,6 @@ def learner_home(
 
     shared = shared_by_class(klass) if klass is not None else None
     week = shared.week if shared is not None else {}
-    school_notices = [
-        notice
-        for school in timetable.learner_schools(principal)
-        for notice in notices_of_school(school)
-    ]
     return LearnerHome(
         day=day,
         is_today=day == now_day,
@@ -129,68 +124,15 @@ def learner_home(
         ),
         week=week,
         tools=shared.tools if shared is not None else [],
-        notices=timetable.notices_for(principal, school_notices),
+        notices=timetable.notices_for_learner(
+            session, principal, now_day, school_notices_of=notices_of_school
+        ),
         recent=activity.recent(
             session, tenant_id, settings.base_url, principal.user_master_identifier, zone(settings)
         ),
         weekdays=range(1, 7) if any(wd == 6 for wd, _ in week) else WEEKDAYS,
         period_numbers=range(1, max([6, *(p for _, p in week)]) + 1),
     )
-
-
-@dataclass(frozen=True)
-class RosterEntry:
-    shusseki_no: str
-    name: str
-    kana: str
-    role: str
-    user_master_identifier: str
-    user_sourced_id: str
-
-
-def class_roster(session: Session, tenant_id: int, class_sourced_id: str) -> list[RosterEntry]:
-    rows = session.execute(
-        select(
-            Enrollment.shusseki_no,
-            Enrollment.role,
-            User.family_name,
-            User.given_name,
-            User.kana_family_name,
-            User.kana_given_name,
-            User.user_master_identifier,
-            User.sourced_id,
-        )
-        .join(
-            User,
-            and_(
-                User.tenant_id == Enrollment.tenant_id,
-                User.sourced_id == Enrollment.user_sourced_id,
-            ),
-        )
-        .where(
-            Enrollment.tenant_id == tenant_id,
-            Enrollment.class_sourced_id == class_sourced_id,
-            Enrollment.status == ACTIVE,
-            User.status == ACTIVE,
-        )
-    ).all()
-    entries = [
-        RosterEntry(
-            shusseki_no=r[0] or "",
-            role=r[1],
-            name=f"{r[2]} {r[3]}",
-            kana=f"{r[4] or ''} {r[5] or ''}".strip(),
-            user_master_identifier=r[6],
-            user_sourced_id=r[7],
-        )
-        for r in rows
-    ]
-
-    def order(e: RosterEntry) -> tuple[int, int, str]:
-        number = int(e.shusseki_no) if e.shusseki_no.isdigit() else 10_000
-        return (0 if e.role != "student" else 1, number, e.kana)
-
-    return sorted(entries, key=order)
 
 
 def staff_classes(session: Session, principal: Principal) -> list[ClassInfo]:

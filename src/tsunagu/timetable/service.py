@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -195,36 +195,27 @@ def _slot_view(slot: TimetableSlot) -> Slot:
 
 
 @cache
-def _slots_query(one_day: bool) -> Executable:
+def _week_query() -> Executable:
     t = TimetableSlot
-    query = select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title).where(
-        t.tenant_id == bindparam("tenant_id"), t.class_sourced_id == bindparam("class_sourced_id")
+    return (
+        select(t.id, t.class_sourced_id, t.weekday, t.period, t.subject, t.unit_title)
+        .where(
+            t.tenant_id == bindparam("tenant_id"),
+            t.class_sourced_id == bindparam("class_sourced_id"),
+        )
+        .order_by(t.weekday, t.period)
     )
-    if one_day:
-        query = query.where(t.weekday == bindparam("weekday"))
-    return query.order_by(t.weekday, t.period)
-
-
-def _slots(
-    session: Session, tenant_id: int, class_sourced_id: str, weekday: int | None = None
-) -> list[Slot]:
-    """Slots as plain rows (no ORM identity map: on the learner home's hot path it cost more
-    than the query). Materials are LTI resource links placed on the period: the portal adds
-    them (tsunagu.portal.materials.placed_materials)."""
-    params: dict[str, Any] = {"tenant_id": tenant_id, "class_sourced_id": class_sourced_id}
-    if weekday is not None:
-        params["weekday"] = weekday
-    rows = session.execute(_slots_query(weekday is not None), params).all()
-    return [Slot(r[0], r[1], r[2], r[3], r[4], r[5], ()) for r in rows]
 
 
 def week(session: Session, tenant_id: int, class_sourced_id: str) -> dict[tuple[int, int], Slot]:
-    """The class's weekly grid: (weekday, period) → slot, for the periods that have a lesson."""
-    return {(s.weekday, s.period): s for s in _slots(session, tenant_id, class_sourced_id)}
+    """The class's weekly grid: (weekday, period) → slot, for the periods that have a lesson.
 
-
-def day(session: Session, tenant_id: int, class_sourced_id: str, weekday: int) -> list[Slot]:
-    return _slots(session, tenant_id, class_sourced_id, weekday)
+    Plain rows, no ORM identity map (on the learner home's hot path it cost more than the
+    query). Materials are LTI resource links placed on the period: the portal adds them
+    (tsunagu.portal.materials.placed_materials)."""
+    params = {"tenant_id": tenant_id, "class_sourced_id": class_sourced_id}
+    rows = session.execute(_week_query(), params)
+    return {(r[2], r[3]): Slot(r[0], r[1], r[2], r[3], r[4], r[5], ()) for r in rows}
 
 
 def get_slot(session: Session, tenant_id: int, slot_id: int) -> Slot | None:
@@ -453,12 +444,23 @@ def notices_for(principal: Principal, notices: Iterable[NoticeView]) -> list[Not
     return mine[:20]
 
 
-def notices_for_learner(session: Session, principal: Principal, today: date) -> list[NoticeView]:
-    """What a learner is shown today: their classes', their grade's and their schools' notices."""
-    notices: list[NoticeView] = []
-    for school in learner_schools(principal):
-        notices += school_notices(session, principal.tenant_id, school, today)
-    return notices_for(principal, notices)
+def notices_for_learner(
+    session: Session,
+    principal: Principal,
+    today: date,
+    *,
+    school_notices_of: Callable[[str], list[NoticeView]] | None = None,
+) -> list[NoticeView]:
+    """What a learner is shown today: their classes', their grade's and their schools' notices.
+
+    ``school_notices_of(school)`` gives a school's current notices (:func:`school_notices` by
+    default; the learner home passes its per-school cache)."""
+    read = school_notices_of or (
+        lambda school: school_notices(session, principal.tenant_id, school, today)
+    )
+    return notices_for(
+        principal, [n for school in learner_schools(principal) for n in read(school)]
+    )
 
 
 def notices_for_staff(session: Session, principal: Principal, today: date) -> list[NoticeView]:
