@@ -131,9 +131,10 @@ def bench_app() -> Any:
 
 
 def serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    from tsunagu import serving
 
-    uvicorn.run(
+    # As `tsunagu serve --workers N` runs it: each worker on a socket of its own.
+    serving.run(
         "portal:bench_app",
         factory=True,
         app_dir=str(Path(__file__).resolve().parent),

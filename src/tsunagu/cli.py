@@ -46,9 +46,9 @@ def serve(
     ),
 ) -> None:
     """Serve the portal over HTTP."""
-    import uvicorn
+    from tsunagu import serving
 
-    uvicorn.run(
+    serving.run(
         "tsunagu.app:create_app",
         factory=True,
         host=host,

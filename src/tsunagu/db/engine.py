@@ -70,6 +70,18 @@ class Database:
             event.listen(self.engine, "checkin", _mark_idle)
             event.listen(self.engine, "checkout", self._ping_if_idle)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that need no snapshot across statements run in autocommit on PostgreSQL: each
+        # SELECT is its own implicit transaction, so a page pays one round trip per query
+        # instead of BEGIN + query + ROLLBACK (three, each a GIL hand-over in the request's
+        # thread). SQLite keeps the ordinary session: its BEGIN/ROLLBACK are in-process calls.
+        self._reads = (
+            self._sessions
+            if self.is_sqlite
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
 
     def _ping_if_idle(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
@@ -92,6 +104,14 @@ class Database:
 
     def session(self) -> Session:
         return self._sessions()
+
+    def read_session(self) -> Session:
+        """A session for reads only, each statement on its own (no snapshot across them).
+
+        For hot pages whose queries are independent of one another (the learner home); a
+        flush in it raises nothing but commits each statement at once, so never write in it.
+        """
+        return self._reads()
 
     @property
     def sessions(self) -> sessionmaker[Session]:

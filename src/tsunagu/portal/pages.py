@@ -118,7 +118,8 @@ def learner_home(request: Request, container: ContainerDep, principal: Principal
     if not principal.has(PortalRole.STUDENT):
         return RedirectResponse("/teach" if policy.is_staff(principal) else "/", status_code=303)
     cache = home_cache(container)
-    with container.database.session() as session:
+    # Read-only and hot (a whole grade at the first bell): one round trip per query.
+    with container.database.read_session() as session:
         home = portal.learner_home(session, container.settings, principal, cache)
     context = page_context(principal, {"home": home})
 
