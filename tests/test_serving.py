@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,6 +83,22 @@ def _workers(supervisor: subprocess.Popen[bytes]) -> list[int]:
     return pids
 
 
+def _stop(supervisor: subprocess.Popen[bytes]) -> None:
+    """Stop the supervisor and every worker, even when a test left it wedged (no orphans)."""
+    if supervisor.poll() is not None:
+        return
+    workers = _workers(supervisor)  # before it dies: orphans are no longer its children
+    supervisor.send_signal(signal.SIGTERM)
+    try:
+        supervisor.wait(20)
+    except subprocess.TimeoutExpired:
+        supervisor.kill()
+        supervisor.wait(10)
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.fixture
 def two_workers() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
@@ -98,11 +115,7 @@ def two_workers() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
                 seen.add(_ask(sock))
         yield supervisor, port
     finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
-            for pid in _workers(supervisor):
-                os.kill(pid, signal.SIGKILL)
-        supervisor.wait(10)
+        _stop(supervisor)
 
 
 def test_a_burst_of_connections_is_spread_over_the_workers(
@@ -167,5 +180,4 @@ def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
     try:
         assert supervisor.wait(30) == 3
     finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
+        _stop(supervisor)
