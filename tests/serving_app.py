@@ -1,7 +1,9 @@
-"""A tiny ASGI app for tests/test_serving.py: answers every request with its worker's pid."""
+"""A tiny ASGI app for tests/test_serving.py: answers every request with its worker's pid and
+how many objects the garbage collector has frozen there (``PID FROZEN``)."""
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -18,7 +20,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    body = str(os.getpid()).encode()
+    body = f"{os.getpid()} {gc.get_freeze_count()}".encode()
     await send(
         {
             "type": "http.response.start",

@@ -44,13 +44,19 @@ def _start(port: int, workers: int, **env: str) -> subprocess.Popen[bytes]:
 
 def _ask(sock: socket.socket) -> int:
     """One keep-alive request on ``sock``; the answering worker's pid."""
+    return _answer(sock)[0]
+
+
+def _answer(sock: socket.socket) -> tuple[int, int]:
+    """One keep-alive request on ``sock``: the worker's pid and its frozen object count."""
     sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
     data = b""
     while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
         chunk = sock.recv(4096)
         assert chunk, "connection closed"
         data += chunk
-    return int(data.split(b"\r\n\r\n", 1)[1])
+    pid, frozen = data.split(b"\r\n\r\n", 1)[1].split()
+    return int(pid), int(frozen)
 
 
 def _connect(port: int) -> socket.socket:
@@ -179,5 +185,19 @@ def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
     supervisor = _start(_free_port(), workers=2, SERVING_APP_FAIL="1")
     try:
         assert supervisor.wait(30) == 3
+    finally:
+        _stop(supervisor)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_built_app_is_frozen_out_of_the_collectors_sight(workers: int) -> None:
+    # Full collections walked the imported framework on every run (200 ms stalls under load).
+    port = _free_port()
+    supervisor = _start(port, workers=workers)
+    try:
+        _wait_serving(port)
+        with _connect(port) as sock:
+            _pid, frozen = _answer(sock)
+        assert frozen > 10_000  # the interpreter, uvicorn and what the app imported
     finally:
         _stop(supervisor)
