@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.portal.support import BOARD_CODE, CLASS_5_1, PUPIL, TEACHER
@@ -129,3 +131,23 @@ def test_a_rolled_back_write_keeps_the_cache(client: TestClient, container: Cont
             session.flush()
         session.rollback()
     assert len(home_cache(container)) == cached
+
+
+def test_the_home_is_served_on_the_event_loop(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker-thread hop for the home (its reads are shorter than the hand-over)."""
+    import threading
+
+    ran_in: list[str] = []
+    read = portal.learner_home
+
+    def recording(*args: Any, **kwargs: Any) -> portal.LearnerHome:
+        ran_in.append(threading.current_thread().name)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(portal, "learner_home", recording)
+    sign_in(client, container, BOARD_CODE, PUPIL)
+    assert client.get("/home").status_code == 200
+    assert len(ran_in) == 1
+    assert "worker" not in ran_in[0].lower()  # anyio's pool names its threads "AnyIO worker"

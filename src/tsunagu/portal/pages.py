@@ -114,11 +114,25 @@ def _now() -> datetime:
 
 
 @router.get("/home", response_class=HTMLResponse)
-def learner_home(request: Request, container: ContainerDep, principal: PrincipalDep) -> Response:
+async def learner_home(
+    request: Request, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    """The learner home, served on the event loop itself, as a synchronous worker would.
+
+    A whole grade opens it at the first bell. Once the class's parts are cached, a visit makes
+    one indexed query (the learner's recent study, ~0.3 ms); handing that to a worker thread
+    and back costs more than the query, because the two threads then take turns on the
+    interpreter lock of a busy process. Measured on the 270,000-pupil city at the first bell
+    (docs/portal-benchmark.md): 885-920 requests/s and p95 51-58 ms through a thread, 1,048 and
+    39 ms inline. The price is that this worker's other requests wait while those reads run:
+    a few milliseconds on a class's first visit in a minute, which the database's indexes bound.
+    An async driver was tried as well and lost to both (795-835 requests/s, p95 130 ms), its
+    per-query overhead being larger than the wait it frees.
+    """
     if not principal.has(PortalRole.STUDENT):
         return RedirectResponse("/teach" if policy.is_staff(principal) else "/", status_code=303)
     cache = home_cache(container)
-    # Read-only and hot (a whole grade at the first bell): one round trip per query.
+    # Read-only: autocommit on PostgreSQL, one round trip per query.
     with container.database.read_session() as session:
         home = portal.learner_home(session, container.settings, principal, cache)
     context = page_context(principal, {"home": home})
