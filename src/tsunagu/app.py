@@ -38,6 +38,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         # exist, and workers starting together take turns on an advisory lock).
         ensure_ahead_for(serving.database, serving.settings.lrs_partition_months_ahead)
         purging = _start_session_purge(serving)
+        from tsunagu.portal.home_cache import home_cache
+
+        # Watch this process's writes from the start, not from its first learner home: a worker
+        # that has served none must still tell the others (Redis) when a teacher's edit lands.
+        home_cache(serving)
         yield
         if purging is not None:
             purging.cancel()

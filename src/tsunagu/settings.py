@@ -69,8 +69,9 @@ class Settings(BaseSettings):
         description=(
             "How long a server process reuses what a class's learners all see on their home "
             "(timetable with materials, tools, the school's notices); 0 turns the cache off. A "
-            "change made through this process shows at once; one made through another process "
-            "(several workers or servers) shows within this time."
+            "change made through this process shows at once, and with Redis one made through "
+            "any serving process too; otherwise (another process without Redis, a command-line "
+            "import) it shows within this time."
         ),
     )
     roster_max_problems_per_rule: int = Field(

@@ -151,3 +151,62 @@ def test_the_home_is_served_on_the_event_loop(
     assert client.get("/home").status_code == 200
     assert len(ran_in) == 1
     assert "worker" not in ran_in[0].lower()  # anyio's pool names its threads "AnyIO worker"
+
+
+def test_with_redis_a_change_in_one_process_drops_the_entries_of_every_other(
+    container: Container,
+) -> None:
+    """Two serving processes share Redis: a commit in one empties the tenant's entries in the
+    other within the listener's poll, not after the entries' lifetime."""
+    import time
+    import uuid
+
+    import redis
+
+    from tests.identity.test_sessions import REDIS_URL
+    from tsunagu.app import create_app
+    from tsunagu.container import build_container
+    from tsunagu.timetable.models import Notice
+
+    prefix = f"tsunagu-test-{uuid.uuid4().hex[:8]}"
+    shared = container.settings.model_copy(
+        update={"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+    )
+    writer, reader = build_container(shared), build_container(shared)
+    try:
+        reader_cache = home_cache(reader)
+        reader_cache.get((7, "class-home", "c1"), lambda: "cached")
+        reader_cache.get((8, "class-home", "c1"), lambda: "tenant 8")
+        # Another process's message names one tenant: only its entries go (malformed ones
+        # are ignored, our own are skipped).
+        time.sleep(0.2)  # the listener subscribed
+        publisher = redis.Redis.from_url(REDIS_URL)
+        channel = f"{prefix}:portal:home-cache:forget"
+        publisher.publish(channel, "not json")
+        publisher.publish(channel, '{"from": "elsewhere", "tenants": ["8"]}')
+        deadline = time.monotonic() + 5
+        while len(reader_cache) == 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(reader_cache) == 1
+        assert reader_cache.get((7, "class-home", "c1"), lambda: "reloaded") == "cached"
+        publisher.close()
+
+        # The writing process serves pages but has shown no learner home yet: its app watches
+        # its writes from startup all the same.
+        with TestClient(create_app(container=writer)):
+            time.sleep(0.2)
+            with writer.database.session() as session:
+                # A bulk UPDATE on a watched table (tenant unknown: every entry goes).
+                session.execute(Notice.__table__.update().where(Notice.id == -1).values(title="x"))
+                session.commit()
+            deadline = time.monotonic() + 5
+            while len(reader_cache) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert len(reader_cache) == 0
+    finally:
+        writer.close()
+        reader.close()
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        client.close()

@@ -11,24 +11,32 @@ Staleness is bounded twice:
   server process shows within that time);
 * writes: when this process commits a change to a table the home reads (timetable, notices,
   resource links, deployments, tools, classes, schools), it drops the tenant's entries at once,
-  so a teacher who places a material or posts a notice sees it on a learner's home straight away
-  when one process serves them (development, tests, a village's single server).
+  so a teacher who places a material or posts a notice sees it on a learner's home straight away.
+  With Redis (``TSUNAGU_REDIS_URL``, several workers or servers) the process also publishes the
+  tenants on a channel every serving process listens to, so the learner sees it at once whichever
+  worker serves them. A message lost while Redis is away, or a change made by a process that
+  serves no pages (a command-line roster import), still shows within the time bound.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
+from redis import exceptions as redis_errors
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tsunagu.container import Container
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Tables whose rows the cached parts are made of.
 WATCHED_TABLES = frozenset(
@@ -145,10 +153,14 @@ def _watch_writes(container: Container, cache: HomeCache) -> None:
             if target in WATCHED_TABLES or tables & WATCHED_TABLES:
                 mark(state.session, {ALL})
 
+    broadcast = _Broadcast(container, cache) if container.settings.redis_url else None
+
     def after_commit(session: Session) -> None:
         stale = session.info.pop(_STALE, None)
         if stale:
             cache.forget(stale)
+            if broadcast is not None:
+                broadcast.publish(stale)
 
     def after_rollback(session: Session) -> None:
         # Nothing of the rolled-back work reached the database.
@@ -166,5 +178,60 @@ def _watch_writes(container: Container, cache: HomeCache) -> None:
     def unwatch() -> None:
         for name, listener in listeners:
             event.remove(sessions, name, listener)
+        if broadcast is not None:
+            broadcast.close()
 
     cache.on_close = unwatch
+
+
+class _Broadcast:
+    """The tenants whose entries a commit made stale, told to every other serving process.
+
+    Redis pub/sub: fire and forget, so a process that is not listening at that moment misses
+    the message, and the entry's lifetime is then the bound, as it was before."""
+
+    def __init__(self, container: Container, cache: HomeCache) -> None:
+        import redis
+
+        settings = container.settings
+        self.channel = f"{settings.redis_key_prefix}:portal:home-cache:forget"
+        #: Our own messages are skipped: this process forgot before publishing.
+        self.sender = uuid.uuid4().hex
+        self.cache = cache
+        self.client = redis.Redis.from_url(settings.redis_url)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        self.pubsub.subscribe(**{self.channel: self._received})
+        self.listener = self.pubsub.run_in_thread(
+            sleep_time=1.0, daemon=True, exception_handler=self._listener_failed
+        )
+
+    def publish(self, tenants: set[Any]) -> None:
+        message = json.dumps({"from": self.sender, "tenants": sorted(map(str, tenants))})
+        try:
+            self.client.publish(self.channel, message)
+        except redis_errors.RedisError:
+            # The commit stands; other processes fall back on the entries' lifetime.
+            log.warning("could not tell other processes about a home cache change", exc_info=True)
+
+    def _received(self, message: dict[str, Any]) -> None:
+        try:
+            body = json.loads(message["data"])
+            if body.get("from") == self.sender:
+                return
+            tenants = {ALL if t == ALL else int(t) for t in body["tenants"]}
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed home cache message on %s", self.channel)
+            return
+        self.cache.forget(tenants)
+
+    def _listener_failed(self, error: BaseException, pubsub: Any, thread: Any) -> None:
+        # Redis went away: entries may have missed a change meanwhile, so none is trusted.
+        log.warning("home cache listener: %s; retrying", error)
+        self.cache.forget({ALL})
+        time.sleep(1.0)
+
+    def close(self) -> None:
+        self.listener.stop()
+        self.listener.join(timeout=5)
+        self.pubsub.close()
+        self.client.close()
