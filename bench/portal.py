@@ -676,9 +676,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--pattern",
         choices=["random", "first-bell"],
-        default="random",
-        help="random: --users pupils of the whole city (every class cold, the worst case); "
-        "first-bell: all pupils of --classes homerooms of one grade (the realistic shape).",
+        default="first-bell",
+        help="first-bell (default): all pupils of --classes homerooms of one grade, the moment "
+        "the issue and the mission describe (a grade signing in together); random: --users "
+        "pupils of the whole city (nearly every class cold, the stress case).",
     )
     parser.add_argument("--users", type=int, default=5000, help="Pupils (--pattern random).")
     parser.add_argument(
