@@ -31,10 +31,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(port: int, workers: int, **env: str) -> subprocess.Popen[bytes]:
+def _start(
+    port: int, workers: int, app: str = "tests.serving_app:app", **env: str
+) -> subprocess.Popen[bytes]:
     code = (
         "from tsunagu import serving; "
-        f"serving.run('tests.serving_app:app', workers={workers}, host='127.0.0.1', "
+        f"serving.run({app!r}, workers={workers}, host='127.0.0.1', "
         f"port={port}, log_level='warning', lifespan='on')"
     )
     return subprocess.Popen(
@@ -199,5 +201,14 @@ def test_the_built_app_is_frozen_out_of_the_collectors_sight(workers: int) -> No
         with _connect(port) as sock:
             _pid, frozen = _answer(sock)
         assert frozen > 10_000  # the interpreter, uvicorn and what the app imported
+    finally:
+        _stop(supervisor)
+
+
+def test_an_app_that_cannot_be_imported_stops_the_supervisor() -> None:
+    # Workers that exit at once, again and again, never served: stop instead of flapping.
+    supervisor = _start(_free_port(), workers=2, app="tests.no_such_module:app")
+    try:
+        assert supervisor.wait(60) == 3
     finally:
         _stop(supervisor)

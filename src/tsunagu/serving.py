@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from multiprocessing.context import SpawnProcess
 from types import FrameType
 from typing import Any
@@ -35,6 +36,10 @@ logger = logging.getLogger("uvicorn.error")
 _spawn = multiprocessing.get_context("spawn")
 #: How often the supervisor looks for workers that have exited (seconds).
 _WATCH_INTERVAL = 0.5
+#: A worker that exits this soon after starting most likely never served (seconds) ...
+_RAPID_EXIT = 10.0
+#: ... and after this many such exits in a row the app is taken to be broken.
+_RAPID_EXITS_TO_STOP = 3
 
 
 def reuse_port_supported() -> bool:
@@ -85,6 +90,8 @@ class Supervisor:
         self.sockets = [first] + [bind_reuse_port(config.host, port) for _ in range(workers - 1)]
         self.port = port
         self.processes: list[SpawnProcess] = []
+        self.started_at: dict[int, float] = {}
+        self.rapid_exits = 0
         self.should_exit = threading.Event()
         self.exit_code = 0
 
@@ -93,6 +100,7 @@ class Supervisor:
             target=_serve_one, args=(self.config, self.sockets[index]), name=f"worker-{index}"
         )
         process.start()
+        self.started_at[index] = time.monotonic()
         logger.info("Started worker [%s] on its own socket", process.pid)
         return process
 
@@ -104,8 +112,11 @@ class Supervisor:
             if process.is_alive() or self.should_exit.is_set():
                 continue
             process.join()
-            if process.exitcode == STARTUP_FAILURE:
-                # The app or its settings are broken: every replacement would fail alike.
+            rapid = time.monotonic() - self.started_at[index] < _RAPID_EXIT
+            self.rapid_exits = self.rapid_exits + 1 if rapid else 0
+            if process.exitcode == STARTUP_FAILURE or self.rapid_exits >= _RAPID_EXITS_TO_STOP:
+                # The app or its settings are broken (its lifespan refused to start, or it
+                # cannot even be imported): every replacement would fail alike.
                 logger.error("Worker [%s] failed to start; stopping.", process.pid)
                 self.exit_code = STARTUP_FAILURE
                 self.should_exit.set()
