@@ -10,7 +10,11 @@ Here every worker gets its own socket, all bound to the same address with ``SO_R
 the kernel spreads new connections over them by a hash of the connection's addresses. The
 supervisor binds the sockets and keeps them open, so a worker that dies is replaced on the same
 socket and the connections waiting in its accept queue are served by the replacement instead of
-being reset. Linux (and other systems with ``SO_REUSEPORT``) only; elsewhere uvicorn's mode runs.
+being reset. Linux (and other systems with ``SO_REUSEPORT``) only; elsewhere, and with
+``--reload``, uvicorn's own modes run.
+
+Every serving process, one worker or many, also freezes the built app out of the garbage
+collector's sight before it serves (:func:`serve_loaded`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import text
 
 from tests.conftest import POSTGRES_URL
@@ -29,7 +31,7 @@ def test_read_session_runs_each_statement_on_its_own_on_postgresql() -> None:
         database.dispose()
 
 
-def test_read_session_is_the_ordinary_session_on_sqlite(tmp_path: object) -> None:
+def test_read_session_is_the_ordinary_session_on_sqlite(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path}/read.db")
     try:
         with database.read_session() as session:

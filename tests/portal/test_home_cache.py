@@ -177,8 +177,8 @@ def test_with_redis_a_change_in_one_process_drops_the_entries_of_every_other(
         reader_cache = home_cache(reader)
         reader_cache.get((7, "class-home", "c1"), lambda: "cached")
         reader_cache.get((8, "class-home", "c1"), lambda: "tenant 8")
-        # Another process's message names one tenant: only its entries go (malformed ones
-        # are ignored, our own are skipped).
+        # Another process's message names one tenant: only its entries go (a malformed
+        # message is ignored).
         time.sleep(0.2)  # the listener subscribed
         publisher = redis.Redis.from_url(REDIS_URL)
         channel = f"{prefix}:portal:home-cache:forget"

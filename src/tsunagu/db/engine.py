@@ -72,8 +72,8 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads that need no snapshot across statements run in autocommit on PostgreSQL: each
         # SELECT is its own implicit transaction, so a page pays one round trip per query
-        # instead of BEGIN + query + ROLLBACK (three, each a GIL hand-over in the request's
-        # thread). SQLite keeps the ordinary session: its BEGIN/ROLLBACK are in-process calls.
+        # instead of three (BEGIN, the query, ROLLBACK), each a wait for the server. SQLite
+        # keeps the ordinary session: its BEGIN and ROLLBACK are in-process calls.
         self._reads = (
             self._sessions
             if self.is_sqlite

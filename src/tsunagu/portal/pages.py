@@ -125,7 +125,8 @@ async def learner_home(
     interpreter lock of a busy process. Measured on the 270,000-pupil city at the first bell
     (docs/portal-benchmark.md): 885-920 requests/s and p95 51-58 ms through a thread, 1,048 and
     39 ms inline. The price is that this worker's other requests wait while those reads run:
-    a few milliseconds on a class's first visit in a minute, which the database's indexes bound.
+    well under a millisecond on a cached visit, a few on the visit that fills a class's entries
+    (once per class and cache lifetime), all of them indexed lookups.
     An async driver was tried as well and lost to both (795-835 requests/s, p95 130 ms), its
     per-query overhead being larger than the wait it frees.
     """
