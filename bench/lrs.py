@@ -821,32 +821,36 @@ def ratios(results: list[Result], peer: str) -> dict[str, float]:
 
 
 def verdict(results: list[Result]) -> dict[str, Any]:
+    """The issue's targets at 1 M statements.
+
+    The POST targets are judged on the wrk rows when wrk ran, as bench/portal.py judges its
+    page: the in-process httpx generator costs ~1.5 ms of CPU per request on the same two cores
+    (about 0.9 of a core at the single-POST rate), so its figures measure the client as much as
+    the LRS. Its figures stay beside, under ``httpx_*``, and are the verdict without wrk."""
     large = {r.name: r.as_json() for r in results if r.lrs == "tsunagu" and r.stage == "large"}
     if not large:
         return {}
     gets = [v["p95_ms"] for k, v in large.items() if k.startswith("GET") and v["p95_ms"]]
-    batched = large["POST batch of 100 (c=4)"]["statements_per_s"] or 0.0
-    single = large["POST single (c=8)"]["p95_ms"] or float("inf")
-    found: dict[str, Any] = {
-        # The verdict is the httpx generator's, as in every earlier run.
+    httpx_batched = large["POST batch of 100 (c=4)"]["statements_per_s"] or 0.0
+    httpx_single = large["POST single (c=8)"]["p95_ms"] or float("inf")
+    light_batch = large.get("POST batch of 100 (c=4) (wrk)")
+    light_single = large.get("POST single (c=8) (wrk)")
+    with_wrk = light_batch is not None and light_single is not None
+    batched = (light_batch["statements_per_s"] or 0.0) if light_batch else httpx_batched
+    single = (light_single["p95_ms"] or float("inf")) if light_single else httpx_single
+    return {
+        "post_generator": "wrk" if with_wrk else "httpx",
         "batched_statements_per_s": batched,
         "batched_ok": batched >= TARGET_BATCHED,
         "single_post_p95_ms": single,
         "single_post_ok": single < TARGET_SINGLE_P95_MS,
         "worst_get_p95_ms": max(gets) if gets else None,
         "get_ok": bool(gets) and max(gets) < TARGET_GET_P95_MS,
+        "httpx_batched_statements_per_s": httpx_batched,
+        "httpx_batched_ok": httpx_batched >= TARGET_BATCHED,
+        "httpx_single_post_p95_ms": httpx_single,
+        "httpx_single_post_ok": httpx_single < TARGET_SINGLE_P95_MS,
     }
-    light_batch = large.get("POST batch of 100 (c=4) (wrk)")
-    light_single = large.get("POST single (c=8) (wrk)")
-    if light_batch and light_single:
-        # Beside it, the same measurements with the light generator (wrk).
-        found["wrk_batched_statements_per_s"] = light_batch["statements_per_s"]
-        found["wrk_batched_ok"] = (light_batch["statements_per_s"] or 0.0) >= TARGET_BATCHED
-        found["wrk_single_post_p95_ms"] = light_single["p95_ms"]
-        found["wrk_single_post_ok"] = (light_single["p95_ms"] or float("inf")) < (
-            TARGET_SINGLE_P95_MS
-        )
-    return found
 
 
 # --- main --------------------------------------------------------------------------------------
