@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.identity.conftest import World, new_client
+from tests.identity.conftest import World, build_world, new_client
 from tests.identity.oidc_provider import LoopbackProvider, loopback_provider, sign_in_via
 from tsunagu.audit import service as audit_service
-from tsunagu.container import Container
+from tsunagu.container import Container, build_container
 from tsunagu.identity import oidc
 from tsunagu.identity.models import IdentityProvider
 from tsunagu.roster.models import User
+from tsunagu.settings import Settings
 
 HD = "tsunagu.example.jp"
 ENTRA_TID = "0d5c1a6e-1f1b-4c7e-9d3f-2b6f1c9a7e11"
@@ -332,3 +335,79 @@ def test_entra_issuer_template_and_claim_rules() -> None:
             now,
         )
     assert refused.value.reason == "wrong_tenant"
+
+
+def test_a_slow_token_endpoint_holds_no_worker_thread(
+    settings: Settings,
+    tmp_path: Path,
+    provider: LoopbackProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the first bell many pupils sign in with Google at once. While their token exchanges
+    wait on the provider, pages that need a worker thread must still be served: here a real
+    server process has one thread, the provider answers the token request after 1.5 s, and the
+    sign-in page (a threaded handler) is asked for meanwhile by another browser."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from tsunagu.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    one_thread = settings.model_copy(update={"worker_threads": 1, "base_url": base})
+    container = build_container(one_thread)
+    world = build_world(container, tmp_path)
+    provider_id = _add(container, provider, "google", domains=[HD])
+    teacher = _person(container, world, world.teacher)
+    sub = _google_id(teacher)
+    provider.set_user(sub, {"email": teacher.username, "email_verified": True, "hd": HD})
+
+    class SlowTokenEndpoint(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST":
+                await asyncio.sleep(1.5)
+            return await self.inner.handle_async_request(request)
+
+    runtime = oidc.oidc_runtime(container)
+    monkeypatch.setattr(
+        runtime, "async_http", lambda: httpx.AsyncClient(transport=SlowTokenEndpoint())
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container=container), port=port, log_level="warning")
+    )
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=base) as pupil, httpx.Client(base_url=base) as other:
+            start = pupil.get(f"/signin/oidc/{provider_id}")
+            callback = urlsplit(provider.authorize(start.headers["location"], sub))
+            answers: list[int] = []
+            signing_in = threading.Thread(
+                target=lambda: answers.append(
+                    pupil.get(f"{callback.path}?{callback.query}").status_code
+                )
+            )
+            signing_in.start()
+            time.sleep(0.5)  # the callback is now waiting on the token endpoint
+            began = time.monotonic()
+            page = other.get("/signin")
+            waited = time.monotonic() - began
+            signing_in.join(10)
+        assert page.status_code == 200
+        assert waited < 0.8, f"the sign-in page waited {waited:.2f} s behind the token exchange"
+        assert answers == [303]
+    finally:
+        server.should_exit = True
+        serving.join(10)
+        container.close()

@@ -14,6 +14,7 @@ ambiguous identity is refused with a page that says so.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from anyio import to_thread
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
@@ -94,7 +96,10 @@ class OidcRuntime:
 
     def __init__(self, container: Container) -> None:
         settings = container.settings
-        self.http = httpx.Client(timeout=settings.oidc_http_timeout_seconds)
+        self._timeout = settings.oidc_http_timeout_seconds
+        self.http = httpx.Client(timeout=self._timeout)
+        self._async_http: httpx.AsyncClient | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
         self.ttl = settings.oidc_jwks_cache_seconds
         self._lock = threading.Lock()
         self._metadata: dict[str, tuple[dict[str, Any], float]] = {}
@@ -104,6 +109,17 @@ class OidcRuntime:
 
     def close(self) -> None:
         self.http.close()
+        # The event loop's client is dropped with its loop (closing it needs that loop).
+        self._async_http = None
+
+    def async_http(self) -> httpx.AsyncClient:
+        """The HTTP client of the running event loop (its connections belong to that loop:
+        one per serving process, a new one for a test's next app)."""
+        loop = asyncio.get_running_loop()
+        if self._async_http is None or self._async_loop is not loop:
+            self._async_http = httpx.AsyncClient(timeout=self._timeout)
+            self._async_loop = loop
+        return self._async_http
 
     def metadata(self, discovery_url: str) -> dict[str, Any]:
         with self._lock:
@@ -409,7 +425,120 @@ def _match_user(session: Session, tenant_id: int, kind: str, claims: dict[str, A
     return next(iter(found.values()))
 
 
-def finish(
+@dataclass
+class _Exchange:
+    """A callback's sign-in between its two halves: the provider and the token request."""
+
+    provider: IdentityProvider
+    token_endpoint: str
+    jwks_uri: str
+    form: dict[str, str]
+    auth: tuple[str, str]
+    #: Claims read so far (the failure audit names the person when it can).
+    claims: dict[str, Any]
+
+
+def _prepare(container: Container, transaction: dict[str, Any], code: str, ip: str) -> _Exchange:
+    """Rate limit, transaction age, the provider and its (cached) metadata."""
+    guard = signin_guard(container)
+    if not guard.address_allows("oidc", ip):
+        raise SignInError("rate_limited")
+    if time.time() - float(transaction.get("created", 0)) > TRANSACTION_LIFETIME:
+        raise SignInError("transaction_expired")
+    with container.database.session() as session:
+        provider = session.get(IdentityProvider, int(transaction["provider_id"]))
+        if provider is None:
+            raise SignInError("unknown_provider")
+        session.expunge(provider)
+    exchange = _Exchange(provider, "", "", {}, ("", ""), {})
+    try:
+        metadata = oidc_runtime(container).metadata(provider.discovery_url)
+    except SignInError as exc:
+        _audit_failure(container, exchange, ip, exc)
+        raise
+    except httpx.HTTPError as exc:
+        failure = SignInError("provider_unreachable")
+        _audit_failure(container, exchange, ip, failure)
+        raise failure from exc
+    exchange.token_endpoint = str(metadata["token_endpoint"])
+    exchange.jwks_uri = str(metadata["jwks_uri"])
+    exchange.form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri(container),
+        "code_verifier": transaction["verifier"],
+    }
+    exchange.auth = (provider.client_id, unseal(container, "idp", provider.client_secret))
+    return exchange
+
+
+def _conclude(
+    container: Container,
+    exchange: _Exchange,
+    transaction: dict[str, Any],
+    response: httpx.Response,
+    provider_seconds: float,
+    now: float | None,
+) -> SignInResult:
+    """Validate the id_token of the token response and map it to a roster user."""
+    provider = exchange.provider
+    if response.status_code != 200:
+        raise SignInError("code_rejected")
+    id_token = response.json().get("id_token")
+    if not isinstance(id_token, str):
+        raise SignInError("no_id_token")
+    exchange.claims = _decode(oidc_runtime(container), exchange.jwks_uri, id_token)
+    _validate_claims(exchange.claims, provider, str(transaction["nonce"]), now or time.time())
+    with container.database.session() as session:
+        user = _match_user(session, provider.tenant_id, provider.kind, exchange.claims)
+        principal = principal_for(session, provider.tenant_id, user.sourced_id)
+    if principal is None:
+        raise SignInError("not_allowed")
+    return SignInResult(
+        principal, f"oidc:{provider.kind}", needs_totp(container, principal), provider_seconds
+    )
+
+
+def _audit_failure(container: Container, exchange: _Exchange, ip: str, exc: SignInError) -> None:
+    claims = exchange.claims
+    with container.database.transaction() as session:
+        audit_service.record(
+            session,
+            exchange.provider.tenant_id,
+            str(claims.get("email") or claims.get("sub") or "?"),
+            "signin.failure",
+            "",
+            ip,
+            {"method": f"oidc:{exchange.provider.kind}", "reason": exc.reason},
+        )
+    exc.claims = claims  # type: ignore[attr-defined]
+
+
+def _conclude_audited(
+    container: Container,
+    exchange: _Exchange,
+    transaction: dict[str, Any],
+    response: httpx.Response,
+    provider_seconds: float,
+    now: float | None,
+    ip: str,
+) -> SignInResult:
+    try:
+        return _conclude(container, exchange, transaction, response, provider_seconds, now)
+    except SignInError as exc:
+        _audit_failure(container, exchange, ip, exc)
+        raise
+
+
+def _token_request(exchange: _Exchange) -> dict[str, Any]:
+    return {
+        "data": exchange.form,
+        "auth": exchange.auth,
+        "headers": {"Accept": "application/json"},
+    }
+
+
+async def finish_async(
     container: Container,
     transaction: dict[str, Any],
     code: str,
@@ -417,63 +546,26 @@ def finish(
     *,
     now: float | None = None,
 ) -> SignInResult:
-    """Exchange the code, validate the id_token, map it to a roster user."""
-    guard = signin_guard(container)
-    if not guard.address_allows("oidc", ip):
-        raise SignInError("rate_limited")
-    if time.time() - float(transaction.get("created", 0)) > TRANSACTION_LIFETIME:
-        raise SignInError("transaction_expired")
-    runtime = oidc_runtime(container)
-    with container.database.session() as session:
-        provider = session.get(IdentityProvider, int(transaction["provider_id"]))
-        if provider is None:
-            raise SignInError("unknown_provider")
-        session.expunge(provider)
-    tenant_id = provider.tenant_id
-    claims: dict[str, Any] = {}
+    """Exchange the code, validate the id_token, map it to a roster user.
+
+    The token exchange waits on the provider (100 ms and more from a school's network) and is
+    awaited on the event loop: at the first bell a
+    grade signing in with Google would otherwise hold every worker thread of a process, and
+    every request that needs one (each page's session load) would queue behind them. The
+    database and cached-key work before and after still runs in a worker thread."""
+    exchange = await to_thread.run_sync(_prepare, container, transaction, code, ip)
+    started = time.perf_counter()
     try:
-        metadata = runtime.metadata(provider.discovery_url)
-        exchange_started = time.perf_counter()
-        try:
-            response = runtime.http.post(
-                metadata["token_endpoint"],
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": redirect_uri(container),
-                    "code_verifier": transaction["verifier"],
-                },
-                auth=(provider.client_id, unseal(container, "idp", provider.client_secret)),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise SignInError("provider_unreachable") from exc
-        provider_seconds = time.perf_counter() - exchange_started
-        if response.status_code != 200:
-            raise SignInError("code_rejected")
-        id_token = response.json().get("id_token")
-        if not isinstance(id_token, str):
-            raise SignInError("no_id_token")
-        claims = _decode(runtime, str(metadata["jwks_uri"]), id_token)
-        _validate_claims(claims, provider, str(transaction["nonce"]), now or time.time())
-        with container.database.session() as session:
-            user = _match_user(session, tenant_id, provider.kind, claims)
-            principal = principal_for(session, tenant_id, user.sourced_id)
-        if principal is None:
-            raise SignInError("not_allowed")
-    except SignInError as exc:
-        with container.database.transaction() as session:
-            audit_service.record(
-                session,
-                tenant_id,
-                str(claims.get("email") or claims.get("sub") or "?"),
-                "signin.failure",
-                "",
-                ip,
-                {"method": f"oidc:{provider.kind}", "reason": exc.reason},
-            )
-        exc.claims = claims  # type: ignore[attr-defined]
-        raise
-    return SignInResult(
-        principal, f"oidc:{provider.kind}", needs_totp(container, principal), provider_seconds
+        response = (
+            await oidc_runtime(container)
+            .async_http()
+            .post(exchange.token_endpoint, **_token_request(exchange))
+        )
+    except httpx.HTTPError as exc:
+        failure = SignInError("provider_unreachable")
+        await to_thread.run_sync(_audit_failure, container, exchange, ip, failure)
+        raise failure from exc
+    elapsed = time.perf_counter() - started
+    return await to_thread.run_sync(
+        _conclude_audited, container, exchange, transaction, response, elapsed, now, ip
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -150,7 +151,7 @@ def signin_password(
 
 
 @router.get("/signin/oidc/callback", response_class=HTMLResponse)
-def signin_oidc_callback(
+async def signin_oidc_callback(
     request: Request,
     container: ContainerDep,
     state: Annotated[str, Query()] = "",
@@ -174,10 +175,12 @@ def signin_oidc_callback(
             request, "サインインできませんでした", "アカウントの確認が取り消されました。", 400
         )
     try:
-        result = oidc.finish(container, transaction, code, _ip(request))
+        # Async: the wait on the provider's token endpoint holds no worker thread.
+        result = await oidc.finish_async(container, transaction, code, _ip(request))
     except SignInError as exc:
         return _oidc_failure(request, exc)
-    response = _complete(request, container, result, _safe_next(transaction.get("next")))
+    next_url = _safe_next(transaction.get("next"))
+    response = await to_thread.run_sync(_complete, request, container, result, next_url)
     # W3C Server Timing: how much of the answer was the provider's token endpoint.
     response.headers["Server-Timing"] = f"idp;dur={result.provider_seconds * 1000:.1f}"
     return response
