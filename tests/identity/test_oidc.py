@@ -411,3 +411,31 @@ def test_a_slow_token_endpoint_holds_no_worker_thread(
         server.should_exit = True
         serving.join(10)
         container.close()
+
+
+def test_an_unreachable_provider_is_a_refused_sign_in_not_an_error(
+    container: Container,
+    client: TestClient,
+    world: World,
+    provider: LoopbackProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    provider_id = _add(container, provider, "google", domains=[HD])
+    teacher = _person(container, world, world.teacher)
+    sub = _google_id(teacher)
+    provider.set_user(sub, {"email": teacher.username, "email_verified": True, "hd": HD})
+    start = client.get(f"/signin/oidc/{provider_id}", follow_redirects=False)
+    callback = urlsplit(provider.authorize(start.headers["location"], sub))
+
+    def unreachable(discovery_url: str) -> dict[str, object]:
+        raise httpx.ConnectError("the provider's network is down")
+
+    monkeypatch.setattr(oidc.oidc_runtime(container), "metadata", unreachable)
+    answer = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+    assert answer.status_code == 400
+    assert "サインインできませんでした" in answer.text
+    with container.database.session() as session:
+        events = audit_service.list_events(session, world.tenant_id, actions=["signin.failure"])
+    assert [e.detail.get("reason") for e in events] == ["provider_unreachable"]
