@@ -1,10 +1,12 @@
 """A tiny ASGI app for tests/test_serving.py: answers every request with its worker's pid and
-how many objects the garbage collector has frozen there (``PID FROZEN``)."""
+how many objects the garbage collector has frozen there (``PID FROZEN``); ``/hang`` blocks the
+worker's event loop for good."""
 
 from __future__ import annotations
 
 import gc
 import os
+import time
 from typing import Any
 
 
@@ -20,6 +22,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope.get("path") == "/hang":
+        time.sleep(3600)  # a request that wedges the event loop (tests/test_serving.py)
     body = f"{os.getpid()} {gc.get_freeze_count()}".encode()
     await send(
         {

@@ -32,11 +32,15 @@ def _free_port() -> int:
 
 
 def _start(
-    port: int, workers: int, app: str = "tests.serving_app:app", **env: str
+    port: int,
+    workers: int,
+    app: str = "tests.serving_app:app",
+    hang_seconds: float = 60.0,
+    **env: str,
 ) -> subprocess.Popen[bytes]:
     code = (
         "from tsunagu import serving; "
-        f"serving.run({app!r}, workers={workers}, host='127.0.0.1', "
+        f"serving.run({app!r}, workers={workers}, hang_seconds={hang_seconds}, host='127.0.0.1', "
         f"port={port}, log_level='warning', lifespan='on')"
     )
     return subprocess.Popen(
@@ -210,5 +214,37 @@ def test_an_app_that_cannot_be_imported_stops_the_supervisor() -> None:
     supervisor = _start(_free_port(), workers=2, app="tests.no_such_module:app")
     try:
         assert supervisor.wait(60) == 3
+    finally:
+        _stop(supervisor)
+
+
+def test_a_worker_whose_event_loop_is_stuck_is_replaced() -> None:
+    port = _free_port()
+    supervisor = _start(port, workers=2, hang_seconds=2.0)
+    try:
+        _wait_serving(port)
+        end = time.monotonic() + 30
+        while len(_workers(supervisor)) < 2 and time.monotonic() < end:
+            time.sleep(0.1)
+        before = set(_workers(supervisor))
+        # Wedge whichever worker takes this connection; it never answers.
+        wedged = _connect(port)
+        wedged.sendall(b"GET /hang HTTP/1.1\r\nHost: test\r\n\r\n")
+        while time.monotonic() < end:
+            now = set(_workers(supervisor))
+            if len(now) == 2 and len(now & before) == 1:
+                break
+            time.sleep(0.1)
+        now = set(_workers(supervisor))
+        assert len(now) == 2
+        assert len(now & before) == 1  # the stuck one was replaced, the other kept
+        assert wedged.recv(1024) == b""  # its connection died with it
+        wedged.close()
+        # Both workers serve again.
+        answered: set[int] = set()
+        while answered != now and time.monotonic() < end:
+            with _connect(port) as sock:
+                answered.add(_ask(sock))
+        assert answered == now
     finally:
         _stop(supervisor)

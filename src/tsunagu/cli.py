@@ -44,6 +44,9 @@ def serve(
     access_log: bool = typer.Option(
         True, help="Log every request (off for benchmarks or behind a proxy that logs)."
     ),
+    hang_seconds: float = typer.Option(
+        60.0, help="With --workers above 1: replace a worker whose event loop is stuck this long."
+    ),
 ) -> None:
     """Serve the portal over HTTP."""
     from tsunagu import serving
@@ -60,6 +63,7 @@ def serve(
         reload_includes=["*.html", "*.po"] if reload else None,
         proxy_headers=True,
         access_log=access_log,
+        hang_seconds=hang_seconds,
     )
 
 

@@ -28,7 +28,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.context import SpawnProcess
+from multiprocessing.sharedctypes import Synchronized
 from types import FrameType
 from typing import Any
 
@@ -44,6 +46,10 @@ _WATCH_INTERVAL = 0.5
 _RAPID_EXIT = 10.0
 #: ... and after this many such exits in a row the app is taken to be broken.
 _RAPID_EXITS_TO_STOP = 3
+#: A worker whose event loop has not ticked for this long is killed and replaced (seconds).
+#: Generous: the loop runs the learner home's reads itself (portal.pages.learner_home), so only
+#: a wedged call, not a slow page, should ever come near it.
+DEFAULT_HANG_SECONDS = 60.0
 
 
 def reuse_port_supported() -> bool:
@@ -62,7 +68,11 @@ def bind_reuse_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_loaded(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
+def serve_loaded(
+    config: uvicorn.Config,
+    sockets: list[socket.socket] | None = None,
+    server: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+) -> None:
     """Import and build the app, set the collector up for serving, then serve.
 
     A full (oldest-generation) garbage collection walks every object the process holds, and in
@@ -75,20 +85,39 @@ def serve_loaded(config: uvicorn.Config, sockets: list[socket.socket] | None = N
     config.load()
     gc.collect()
     gc.freeze()
-    uvicorn.Server(config).run(sockets=sockets)
+    server(config).run(sockets=sockets)
 
 
-def _serve_one(config: uvicorn.Config, sock: socket.socket) -> None:
+class _BeatingServer(uvicorn.Server):
+    """A uvicorn server whose event loop writes the time into ``heartbeat`` every tick (0.1 s):
+    a loop that stops ticking is stuck (a request that blocks it, a wedged driver call)."""
+
+    def __init__(self, config: uvicorn.Config, heartbeat: Synchronized[float]) -> None:
+        super().__init__(config)
+        self.heartbeat = heartbeat
+
+    async def on_tick(self, counter: int) -> bool:
+        self.heartbeat.value = time.monotonic()
+        return await super().on_tick(counter)
+
+
+def _serve_one(config: uvicorn.Config, sock: socket.socket, heartbeat: Synchronized[float]) -> None:
     """A worker process: one uvicorn server on its own socket (handles SIGINT/SIGTERM itself)."""
     config.configure_logging()
-    serve_loaded(config, [sock])
+    serve_loaded(config, [sock], lambda loaded: _BeatingServer(loaded, heartbeat))
 
 
 class Supervisor:
-    """Starts ``workers`` processes, replaces any that exits, stops them all on SIGINT/SIGTERM."""
+    """Starts ``workers`` processes, replaces any that exits or whose event loop is stuck, and
+    stops them all on SIGINT/SIGTERM."""
 
-    def __init__(self, config: uvicorn.Config, workers: int) -> None:
+    def __init__(
+        self, config: uvicorn.Config, workers: int, hang_seconds: float = DEFAULT_HANG_SECONDS
+    ) -> None:
         self.config = config
+        self.hang_seconds = hang_seconds
+        #: Per worker slot, when its event loop last ticked (time.monotonic, shared memory).
+        self.heartbeats = [_spawn.Value("d", 0.0, lock=False) for _ in range(workers)]
         first = bind_reuse_port(config.host, config.port)
         port = first.getsockname()[1]  # resolves port 0 for every sibling alike
         self.sockets = [first] + [bind_reuse_port(config.host, port) for _ in range(workers - 1)]
@@ -100,8 +129,12 @@ class Supervisor:
         self.exit_code = 0
 
     def _start(self, index: int) -> SpawnProcess:
+        # A new worker has until hang_seconds after its start to load the app and first tick.
+        self.heartbeats[index].value = time.monotonic()
         process = _spawn.Process(
-            target=_serve_one, args=(self.config, self.sockets[index]), name=f"worker-{index}"
+            target=_serve_one,
+            args=(self.config, self.sockets[index], self.heartbeats[index]),
+            name=f"worker-{index}",
         )
         process.start()
         self.started_at[index] = time.monotonic()
@@ -111,7 +144,20 @@ class Supervisor:
     def _stop(self, _signum: int, _frame: FrameType | None) -> None:
         self.should_exit.set()
 
+    def _kill_hung(self) -> None:
+        now = time.monotonic()
+        for index, process in enumerate(self.processes):
+            silent = now - self.heartbeats[index].value
+            if process.is_alive() and silent > self.hang_seconds and process.pid is not None:
+                # Its requests are lost either way; a replacement serves the ones to come.
+                logger.error(
+                    "Worker [%s]: event loop stuck for %.0f s; killing it", process.pid, silent
+                )
+                os.kill(process.pid, signal.SIGKILL)
+                process.join()
+
     def _replace_exited(self) -> None:
+        self._kill_hung()
         for index, process in enumerate(self.processes):
             if process.is_alive() or self.should_exit.is_set():
                 continue
@@ -146,19 +192,35 @@ class Supervisor:
         for process in self.processes:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)  # uvicorn finishes in-flight requests
+        # Graceful first; a worker that cannot even handle the signal (its loop is stuck) is
+        # killed once uvicorn's own grace period has passed.
+        grace = (self.config.timeout_graceful_shutdown or 30) + 5
+        deadline = time.monotonic() + grace
         for process in self.processes:
-            process.join()
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                logger.error("Worker [%s] did not stop; killing it", process.pid)
+                process.kill()
+                process.join()
         for sock in self.sockets:
             sock.close()
         return self.exit_code
 
 
-def run(app: str, *, workers: int = 1, reload: bool = False, **options: Any) -> None:
+def run(
+    app: str,
+    *,
+    workers: int = 1,
+    reload: bool = False,
+    hang_seconds: float = DEFAULT_HANG_SECONDS,
+    **options: Any,
+) -> None:
     """Serve the import string ``app`` with uvicorn ``options``: several workers each on a
-    socket of its own where the system allows it, otherwise exactly as ``uvicorn.run``."""
+    socket of its own where the system allows it, otherwise exactly as ``uvicorn.run``. A
+    supervised worker whose event loop has not ticked for ``hang_seconds`` is replaced."""
     if workers > 1 and not reload and not options.get("uds") and reuse_port_supported():
         config = uvicorn.Config(app, workers=workers, **_with_app_dir(options))
-        code = Supervisor(config, workers).run()
+        code = Supervisor(config, workers, hang_seconds).run()
         if code:
             sys.exit(code)
         return
