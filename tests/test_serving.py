@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -111,23 +111,41 @@ def _stop(supervisor: subprocess.Popen[bytes]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def two_workers() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+def _answering(port: int, pids: set[int], seconds: float = 30.0) -> set[int]:
+    """The workers among ``pids`` that answer fresh connections (the hash picks which), tried
+    until all have answered or ``seconds`` pass."""
+    answered: set[int] = set()
+    end = time.monotonic() + seconds
+    while answered != pids and time.monotonic() < end:
+        with _connect(port) as sock:
+            answered.add(_ask(sock))
+    return answered
+
+
+@contextlib.contextmanager
+def _two_workers(hang_seconds: float = 60.0) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A supervisor with two workers, both answering."""
     port = _free_port()
-    supervisor = _start(port, workers=2)
+    supervisor = _start(port, workers=2, hang_seconds=hang_seconds)
     try:
         _wait_serving(port)
-        end = time.monotonic() + 30
-        while len(_workers(supervisor)) < 2 and time.monotonic() < end:
-            time.sleep(0.1)
-        # Both workers listening: each answers a connection (the hash picks which).
-        seen: set[int] = set()
-        while len(seen) < 2 and time.monotonic() < end:
-            with _connect(port) as sock:
-                seen.add(_ask(sock))
+        _wait_for(lambda: len(_workers(supervisor)) == 2)
+        assert _answering(port, set(_workers(supervisor))) == set(_workers(supervisor))
         yield supervisor, port
     finally:
         _stop(supervisor)
+
+
+@pytest.fixture
+def two_workers() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    with _two_workers() as started:
+        yield started
 
 
 def test_a_burst_of_connections_is_spread_over_the_workers(
@@ -156,22 +174,13 @@ def test_a_worker_that_dies_is_replaced_on_its_socket(
     supervisor, port = two_workers
     before = _workers(supervisor)
     os.kill(before[0], signal.SIGKILL)
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        now = _workers(supervisor)
-        if len(now) == 2 and before[0] not in now:
-            break
-        time.sleep(0.1)
+    _wait_for(lambda: len(now := _workers(supervisor)) == 2 and before[0] not in now)
     now = _workers(supervisor)
     assert len(now) == 2
     assert before[0] not in now
     assert before[1] in now
     # The replacement serves: over enough fresh connections both live workers answer.
-    answered: set[int] = set()
-    while answered != set(now) and time.monotonic() < end:
-        with _connect(port) as sock:
-            answered.add(_ask(sock))
-    assert answered == set(now)
+    assert _answering(port, set(now)) == set(now)
 
 
 def test_sigterm_stops_the_workers_and_frees_the_port(
@@ -184,15 +193,6 @@ def test_sigterm_stops_the_workers_and_frees_the_port(
     assert not any(psutil.pid_exists(pid) for pid in workers)
     with socket.socket() as again:  # nothing listens on the port any more
         assert again.connect_ex(("127.0.0.1", port)) != 0
-
-
-def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
-    # A broken app would fail the same way in every replacement: no endless restart loop.
-    supervisor = _start(_free_port(), workers=2, SERVING_APP_FAIL="1")
-    try:
-        assert supervisor.wait(30) == 3
-    finally:
-        _stop(supervisor)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -209,9 +209,18 @@ def test_the_built_app_is_frozen_out_of_the_collectors_sight(workers: int) -> No
         _stop(supervisor)
 
 
-def test_an_app_that_cannot_be_imported_stops_the_supervisor() -> None:
-    # Workers that exit at once, again and again, never served: stop instead of flapping.
-    supervisor = _start(_free_port(), workers=2, app="tests.no_such_module:app")
+@pytest.mark.parametrize(
+    ("app", "env"),
+    [
+        # The app's startup refuses (its lifespan fails): uvicorn's startup-failure exit.
+        ("tests.serving_app:app", {"SERVING_APP_FAIL": "1"}),
+        # The app cannot even be imported: workers exit at once, again and again.
+        ("tests.no_such_module:app", {}),
+    ],
+)
+def test_a_broken_app_stops_the_supervisor(app: str, env: dict[str, str]) -> None:
+    # Every replacement would fail alike: stop instead of restarting forever.
+    supervisor = _start(_free_port(), workers=2, app=app, **env)
     try:
         assert supervisor.wait(60) == 3
     finally:
@@ -219,32 +228,15 @@ def test_an_app_that_cannot_be_imported_stops_the_supervisor() -> None:
 
 
 def test_a_worker_whose_event_loop_is_stuck_is_replaced() -> None:
-    port = _free_port()
-    supervisor = _start(port, workers=2, hang_seconds=2.0)
-    try:
-        _wait_serving(port)
-        end = time.monotonic() + 30
-        while len(_workers(supervisor)) < 2 and time.monotonic() < end:
-            time.sleep(0.1)
+    with _two_workers(hang_seconds=2.0) as (supervisor, port):
         before = set(_workers(supervisor))
         # Wedge whichever worker takes this connection; it never answers.
         wedged = _connect(port)
         wedged.sendall(b"GET /hang HTTP/1.1\r\nHost: test\r\n\r\n")
-        while time.monotonic() < end:
-            now = set(_workers(supervisor))
-            if len(now) == 2 and len(now & before) == 1:
-                break
-            time.sleep(0.1)
+        _wait_for(lambda: len(now := set(_workers(supervisor))) == 2 and len(now & before) == 1)
         now = set(_workers(supervisor))
         assert len(now) == 2
         assert len(now & before) == 1  # the stuck one was replaced, the other kept
         assert wedged.recv(1024) == b""  # its connection died with it
         wedged.close()
-        # Both workers serve again.
-        answered: set[int] = set()
-        while answered != now and time.monotonic() < end:
-            with _connect(port) as sock:
-                answered.add(_ask(sock))
-        assert answered == now
-    finally:
-        _stop(supervisor)
+        assert _answering(port, now) == now  # both workers serve again

@@ -34,8 +34,8 @@ class Settings(BaseSettings):
             "Threads per server process for handlers that query the database (FastAPI runs them "
             "in a thread pool; the database pool keeps as many connections). On a CPU-bound "
             "page, threads beyond a few per core add lock and database contention, not "
-            "throughput (docs/portal-benchmark.md). A thread also waits out an identity "
-            "provider's token endpoint during an OIDC sign-in: with a slow provider, raise it."
+            "throughput (docs/portal-benchmark.md). The learner home and the OIDC token "
+            "exchange run on the event loop and hold no thread."
         ),
     )
     base_url: str = Field(

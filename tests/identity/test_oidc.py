@@ -66,13 +66,22 @@ def _add(container: Container, provider: LoopbackProvider, kind: str, **extra: o
     return info.id
 
 
-def test_google_like_sign_in_maps_to_the_roster_user(
-    container: Container, client: TestClient, world: World, provider: LoopbackProvider
-) -> None:
+def _google_teacher(
+    container: Container, provider: LoopbackProvider, world: World
+) -> tuple[int, User, str]:
+    """A Google-like provider for the board, and the teacher set up at it as a Workspace user:
+    the provider's id, the teacher and their Google subject."""
     provider_id = _add(container, provider, "google", domains=[HD])
     teacher = _person(container, world, world.teacher)
     sub = _google_id(teacher)
     provider.set_user(sub, {"email": teacher.username, "email_verified": True, "hd": HD})
+    return provider_id, teacher, sub
+
+
+def test_google_like_sign_in_maps_to_the_roster_user(
+    container: Container, client: TestClient, world: World, provider: LoopbackProvider
+) -> None:
+    provider_id, teacher, sub = _google_teacher(container, provider, world)
 
     start = client.get(f"/signin/oidc/{provider_id}", follow_redirects=False)
     query = parse_qs(urlsplit(start.headers["location"]).query)
@@ -362,10 +371,7 @@ def test_a_slow_token_endpoint_holds_no_worker_thread(
     one_thread = settings.model_copy(update={"worker_threads": 1, "base_url": base})
     container = build_container(one_thread)
     world = build_world(container, tmp_path)
-    provider_id = _add(container, provider, "google", domains=[HD])
-    teacher = _person(container, world, world.teacher)
-    sub = _google_id(teacher)
-    provider.set_user(sub, {"email": teacher.username, "email_verified": True, "hd": HD})
+    provider_id, _teacher, sub = _google_teacher(container, provider, world)
 
     class SlowTokenEndpoint(httpx.AsyncBaseTransport):
         def __init__(self) -> None:
@@ -422,10 +428,7 @@ def test_an_unreachable_provider_is_a_refused_sign_in_not_an_error(
 ) -> None:
     import httpx
 
-    provider_id = _add(container, provider, "google", domains=[HD])
-    teacher = _person(container, world, world.teacher)
-    sub = _google_id(teacher)
-    provider.set_user(sub, {"email": teacher.username, "email_verified": True, "hd": HD})
+    provider_id, _teacher, sub = _google_teacher(container, provider, world)
     start = client.get(f"/signin/oidc/{provider_id}", follow_redirects=False)
     callback = urlsplit(provider.authorize(start.headers["location"], sub))
 

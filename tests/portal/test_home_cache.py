@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.portal.support import BOARD_CODE, CLASS_5_1, PUPIL, TEACHER
 from tests.portal.support import sign_in_htmx as sign_in
-from tests.portal.test_pages import place_lesson, school_weekday
+from tests.portal.test_pages import place_lesson, post_class_notice, school_weekday
 from tsunagu.container import Container
 from tsunagu.portal import service as portal
 from tsunagu.portal.home_cache import ALL, HomeCache, home_cache
@@ -86,19 +85,7 @@ def test_a_teachers_change_shows_on_a_cached_home_at_once(
     assert len(home_cache(container)) > 0  # the class's parts are cached now
 
     place_lesson(client, container, CLASS_5_1, "算数", "分数", "分数プリント")
-    today = portal.today(container.settings)
-    posted = client.post(
-        "/teach/notices",
-        data={
-            "audience": "class",
-            "class_sourced_id": CLASS_5_1,
-            "title": "あしたは遠足です",
-            "starts_on": today.isoformat(),
-            "ends_on": (today + timedelta(days=1)).isoformat(),
-        },
-        follow_redirects=False,
-    )
-    assert posted.status_code == 303, posted.text
+    post_class_notice(client, container, "あしたは遠足です")
     sign_in(client, container, BOARD_CODE, PUPIL)
     home = client.get("/home").text
     assert "分数プリント" in home

@@ -59,6 +59,24 @@ def school_weekday_of(client: TestClient) -> int:
     return school_weekday(container)
 
 
+def post_class_notice(client: TestClient, container: Container, title: str, body: str = "") -> None:
+    """The signed-in teacher posts a notice to class 5-1, shown today and tomorrow."""
+    today = portal.today(container.settings)
+    posted = client.post(
+        "/teach/notices",
+        data={
+            "audience": "class",
+            "class_sourced_id": CLASS_5_1,
+            "title": title,
+            "body": body,
+            "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=1)).isoformat(),
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+
+
 def place_lesson(client: TestClient, container: Container, klass: str, subject: str, unit: str,
                  title: str) -> str:  # fmt: skip
     """A teacher sets today's 2nd period and picks a material for it by Deep Linking; the id of
@@ -139,19 +157,7 @@ def test_kid_friendly_home_for_first_grader(client: TestClient, container: Conta
 def test_teacher_posts_notice_learner_sees_it(client: TestClient, container: Container) -> None:
     sign_in(client, container, BOARD_CODE, TEACHER)
     today = portal.today(container.settings)
-    posted = client.post(
-        "/teach/notices",
-        data={
-            "audience": "class",
-            "class_sourced_id": CLASS_5_1,
-            "title": "あしたは遠足です",
-            "body": "おべんとうを持ってきてください。",
-            "starts_on": today.isoformat(),
-            "ends_on": (today + timedelta(days=1)).isoformat(),
-        },
-        follow_redirects=False,
-    )
-    assert posted.status_code == 303, posted.text
+    post_class_notice(client, container, "あしたは遠足です", "おべんとうを持ってきてください。")
     bad = client.post(
         "/teach/notices",
         data={"audience": "class", "class_sourced_id": CLASS_5_1, "title": "x",

@@ -20,7 +20,9 @@ import hashlib
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -430,12 +432,37 @@ class _Exchange:
     """A callback's sign-in between its two halves: the provider and the token request."""
 
     provider: IdentityProvider
-    token_endpoint: str
-    jwks_uri: str
-    form: dict[str, str]
-    auth: tuple[str, str]
+    token_endpoint: str = ""
+    jwks_uri: str = ""
+    form: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] = ("", "")
     #: Claims read so far (the failure audit names the person when it can).
-    claims: dict[str, Any]
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def _failures_audited(container: Container, exchange: _Exchange, ip: str) -> Iterator[None]:
+    """Every refusal once the provider is known goes to the audit log; a provider that cannot
+    be reached is a refusal (``provider_unreachable``), not an error page."""
+    try:
+        try:
+            yield
+        except httpx.HTTPError as exc:
+            raise SignInError("provider_unreachable") from exc
+    except SignInError as exc:
+        claims = exchange.claims
+        with container.database.transaction() as session:
+            audit_service.record(
+                session,
+                exchange.provider.tenant_id,
+                str(claims.get("email") or claims.get("sub") or "?"),
+                "signin.failure",
+                "",
+                ip,
+                {"method": f"oidc:{exchange.provider.kind}", "reason": exc.reason},
+            )
+        exc.claims = claims  # type: ignore[attr-defined]
+        raise
 
 
 def _prepare(container: Container, transaction: dict[str, Any], code: str, ip: str) -> _Exchange:
@@ -450,16 +477,9 @@ def _prepare(container: Container, transaction: dict[str, Any], code: str, ip: s
         if provider is None:
             raise SignInError("unknown_provider")
         session.expunge(provider)
-    exchange = _Exchange(provider, "", "", {}, ("", ""), {})
-    try:
+    exchange = _Exchange(provider)
+    with _failures_audited(container, exchange, ip):
         metadata = oidc_runtime(container).metadata(provider.discovery_url)
-    except SignInError as exc:
-        _audit_failure(container, exchange, ip, exc)
-        raise
-    except httpx.HTTPError as exc:
-        failure = SignInError("provider_unreachable")
-        _audit_failure(container, exchange, ip, failure)
-        raise failure from exc
     exchange.token_endpoint = str(metadata["token_endpoint"])
     exchange.jwks_uri = str(metadata["jwks_uri"])
     exchange.form = {
@@ -476,66 +496,32 @@ def _conclude(
     container: Container,
     exchange: _Exchange,
     transaction: dict[str, Any],
-    response: httpx.Response,
-    provider_seconds: float,
-    now: float | None,
-) -> SignInResult:
-    """Validate the id_token of the token response and map it to a roster user."""
-    provider = exchange.provider
-    if response.status_code != 200:
-        raise SignInError("code_rejected")
-    id_token = response.json().get("id_token")
-    if not isinstance(id_token, str):
-        raise SignInError("no_id_token")
-    exchange.claims = _decode(oidc_runtime(container), exchange.jwks_uri, id_token)
-    _validate_claims(exchange.claims, provider, str(transaction["nonce"]), now or time.time())
-    with container.database.session() as session:
-        user = _match_user(session, provider.tenant_id, provider.kind, exchange.claims)
-        principal = principal_for(session, provider.tenant_id, user.sourced_id)
-    if principal is None:
-        raise SignInError("not_allowed")
-    return SignInResult(
-        principal, f"oidc:{provider.kind}", needs_totp(container, principal), provider_seconds
-    )
-
-
-def _audit_failure(container: Container, exchange: _Exchange, ip: str, exc: SignInError) -> None:
-    claims = exchange.claims
-    with container.database.transaction() as session:
-        audit_service.record(
-            session,
-            exchange.provider.tenant_id,
-            str(claims.get("email") or claims.get("sub") or "?"),
-            "signin.failure",
-            "",
-            ip,
-            {"method": f"oidc:{exchange.provider.kind}", "reason": exc.reason},
-        )
-    exc.claims = claims  # type: ignore[attr-defined]
-
-
-def _conclude_audited(
-    container: Container,
-    exchange: _Exchange,
-    transaction: dict[str, Any],
-    response: httpx.Response,
+    answer: httpx.Response | httpx.HTTPError,
     provider_seconds: float,
     now: float | None,
     ip: str,
 ) -> SignInResult:
-    try:
-        return _conclude(container, exchange, transaction, response, provider_seconds, now)
-    except SignInError as exc:
-        _audit_failure(container, exchange, ip, exc)
-        raise
-
-
-def _token_request(exchange: _Exchange) -> dict[str, Any]:
-    return {
-        "data": exchange.form,
-        "auth": exchange.auth,
-        "headers": {"Accept": "application/json"},
-    }
+    """Validate the id_token of the token endpoint's ``answer`` (or its failure) and map it to
+    a roster user."""
+    provider = exchange.provider
+    with _failures_audited(container, exchange, ip):
+        if isinstance(answer, httpx.HTTPError):
+            raise answer
+        if answer.status_code != 200:
+            raise SignInError("code_rejected")
+        id_token = answer.json().get("id_token")
+        if not isinstance(id_token, str):
+            raise SignInError("no_id_token")
+        exchange.claims = _decode(oidc_runtime(container), exchange.jwks_uri, id_token)
+        _validate_claims(exchange.claims, provider, str(transaction["nonce"]), now or time.time())
+        with container.database.session() as session:
+            user = _match_user(session, provider.tenant_id, provider.kind, exchange.claims)
+            principal = principal_for(session, provider.tenant_id, user.sourced_id)
+        if principal is None:
+            raise SignInError("not_allowed")
+    return SignInResult(
+        principal, f"oidc:{provider.kind}", needs_totp(container, principal), provider_seconds
+    )
 
 
 async def finish_async(
@@ -549,23 +535,27 @@ async def finish_async(
     """Exchange the code, validate the id_token, map it to a roster user.
 
     The token exchange waits on the provider (100 ms and more from a school's network) and is
-    awaited on the event loop: at the first bell a
-    grade signing in with Google would otherwise hold every worker thread of a process, and
-    every request that needs one (each page's session load) would queue behind them. The
-    database and cached-key work before and after still runs in a worker thread."""
+    awaited on the event loop: at the first bell a grade signing in with Google would otherwise
+    hold every worker thread of a process, and every request that needs one (each page's
+    session load) would queue behind them. The database and cached-key work before and after
+    still runs in a worker thread."""
     exchange = await to_thread.run_sync(_prepare, container, transaction, code, ip)
     started = time.perf_counter()
+    answer: httpx.Response | httpx.HTTPError
     try:
-        response = (
+        answer = (
             await oidc_runtime(container)
             .async_http()
-            .post(exchange.token_endpoint, **_token_request(exchange))
+            .post(
+                exchange.token_endpoint,
+                data=exchange.form,
+                auth=exchange.auth,
+                headers={"Accept": "application/json"},
+            )
         )
     except httpx.HTTPError as exc:
-        failure = SignInError("provider_unreachable")
-        await to_thread.run_sync(_audit_failure, container, exchange, ip, failure)
-        raise failure from exc
+        answer = exc  # refused and audited with the rest, in the worker thread
     elapsed = time.perf_counter() - started
     return await to_thread.run_sync(
-        _conclude_audited, container, exchange, transaction, response, elapsed, now, ip
+        _conclude, container, exchange, transaction, answer, elapsed, now, ip
     )

@@ -68,7 +68,8 @@ class HomeCache:
         self._entries: TTLCache[tuple[Hashable, ...], Any] = TTLCache(
             maxsize=max_entries, ttl=max(ttl_seconds, 0.001), timer=timer
         )
-        # TTLCache is not thread-safe, and request handlers run in a thread pool.
+        # TTLCache is not thread-safe: writes are watched in request threads, and the Redis
+        # listener forgets entries from a thread of its own.
         self._lock = threading.Lock()
         #: Bumped by every :meth:`forget`: a value loaded across a forget may predate the write
         #: that caused it, so it is returned but not kept.
